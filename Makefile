@@ -1,0 +1,76 @@
+# Trapeze/Slice build.  `make` builds everything into build/; `make SAN=1`
+# builds the same tree with AddressSanitizer and UBSan into build-san/.
+# `make fuzz` builds the libFuzzer targets with clang into build-fuzz/.
+
+CC      ?= cc
+SAN     ?= 0
+ifeq ($(SAN),1)
+  B      := build-san
+  SANFL  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  OPT    := -O1 -g
+else
+  B      := build
+  SANFL  :=
+  OPT    := -O2 -g
+endif
+
+CFLAGS  += $(OPT) -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
+           -D_GNU_SOURCE -Iinclude -Ilib $(SANFL) -pthread -MMD -MP
+LDFLAGS += $(SANFL) -pthread
+LIBS    := -lsodium
+
+TPZ_SRC  := $(wildcard lib/trapeze/*.c)
+TPZ_OBJ  := $(TPZ_SRC:%.c=$(B)/%.o)
+TPZ_LIB  := $(B)/lib/libtrapeze.a
+
+PROGS    := $(notdir $(patsubst %/,%,$(dir $(wildcard src/*/*.c))))
+PROG_BIN := $(PROGS:%=$(B)/bin/%)
+
+TEST_SRC := $(wildcard tests/t-*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+TEST_COMMON := $(B)/tests/testlib.o
+
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+
+all: $(TPZ_LIB) $(PROG_BIN) $(TEST_BIN) $(BENCH_BIN)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(TPZ_LIB): $(TPZ_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+# Each program is the .c files of its folder under src/.
+.SECONDEXPANSION:
+$(B)/bin/%: $$(addprefix $(B)/,$$(subst .c,.o,$$(wildcard src/$$*/*.c))) $(TPZ_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/tests/t-%: $(B)/tests/t-%.o $(TEST_COMMON) $(TPZ_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/bench/%: $(B)/bench/%.o $(TPZ_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# libFuzzer targets: clang only, sanitizers on.
+FUZZ_SRC := $(wildcard fuzz/fuzz-*.c)
+FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
+fuzz: $(FUZZ_BIN)
+build-fuzz/%: fuzz/%.c $(TPZ_SRC)
+	@mkdir -p build-fuzz
+	clang -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Ilib -pthread \
+	  -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
+
+test: all
+	tests/run.sh $(B)
+
+clean:
+	rm -rf build build-san build-fuzz
+
+.PHONY: all test clean fuzz
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,351 @@
+#!/usr/bin/env bash
+# trapeze-core.sh: Trapeze (tpz-perf) against its peers, in one run, same pinning.
+#
+#   bench/trapeze-core.sh [--quick] [-r REPS] [-o DIR] [-h]
+#
+#   --quick   short runs, 1 rep unless -r is given (a smoke test, ~1 minute)
+#   -r REPS   repetitions of the whole suite (default 3); reps are interleaved
+#             (every benchmark once, then again) so drifts of a shared machine
+#             hit ours and the peers alike
+#   -o DIR    output directory (default bench/results)
+#
+# Every server/responder runs on CPU $TPZ_CPU_SERVER (0), every client/initiator
+# on CPU $TPZ_CPU_CLIENT (1).  Only 127.0.0.1 and a private shm fabric are used.
+#
+# Peers: ucx_perftest (UCX_TLS=posix,self for shared memory; tcp with
+# UCX_NET_DEVICES=lo), iperf3 (one TCP stream), futex-pingpong (bench/).
+# Ours: build/bin/tpz-perf.  Writes DIR/trapeze-core.tsv (every value:
+# rep group metric unit value), DIR/trapeze-core.md (the goal table and all
+# medians), DIR/trapeze-core.png (improvement over the peer next to the goal),
+# and every tool's output under DIR/trapeze-core-logs/.
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+REPS=""; QUICK=0; OUT=$HERE/results
+while (($#)); do
+    case $1 in
+        --quick | -q) QUICK=1 ;;
+        -r) REPS=${2:?-r needs a number}; shift ;;
+        -o) OUT=${2:?-o needs a directory}; shift ;;
+        -h | --help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) echo "trapeze-core.sh: unknown option $1 (see -h)" >&2; exit 2 ;;
+    esac
+    shift
+done
+[[ -n $REPS ]] || { ((QUICK)) && REPS=1 || REPS=3; }
+[[ $REPS =~ ^[1-9][0-9]*$ ]] || { echo "trapeze-core.sh: -r wants a positive number" >&2; exit 2; }
+
+CPU_S=${TPZ_CPU_SERVER:-0}
+CPU_C=${TPZ_CPU_CLIENT:-1}
+PORT_BASE=${TPZ_PORT_BASE:-24500}      # loopback ports used: base .. base+49
+TSV=$OUT/trapeze-core.tsv
+MD=$OUT/trapeze-core.md
+PNG=$OUT/trapeze-core.png
+LOGS=$OUT/trapeze-core-logs
+PERF=$ROOT/build/bin/tpz-perf
+FUTEX=$ROOT/build/bench/futex-pingpong
+REP=0
+port=$PORT_BASE
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# ---- setup ------------------------------------------------------------------
+
+# Install the peers if this machine lacks them (Debian packages; needs root).
+install_peers() {
+    local p missing=() sudo=""
+    for p in ucx-utils iperf3 gnuplot-nox; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    ((${#missing[@]})) || return 0
+    ((EUID == 0)) || sudo=sudo
+    log "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get -y -q -o DPkg::Lock::Timeout=300 update >/dev/null || log "WARN: apt-get update failed"
+    $sudo apt-get -y -q -o DPkg::Lock::Timeout=300 install "${missing[@]}" >/dev/null ||
+        log "WARN: could not install ${missing[*]}: their rows stay empty"
+}
+
+build_ours() {
+    log "building tpz-perf and futex-pingpong"
+    make -C "$ROOT" -j2 build/bin/tpz-perf build/bench/futex-pingpong >"$LOGS/build.log" 2>&1 ||
+        { log "ERROR: build failed, see $LOGS/build.log"; tail -5 "$LOGS/build.log" >&2; exit 1; }
+}
+
+# ---- background servers: started here, stopped by PID ---------------------
+
+BG_PIDS=()
+start_bg() { # LOGFILE CMD...: leaves the PID in BG_PID
+    local logf=$1
+    shift
+    "$@" >"$logf" 2>&1 &
+    BG_PID=$!
+    BG_PIDS+=("$BG_PID")
+}
+stop_bg() { # PID
+    local pid=$1 i
+    kill "$pid" 2>/dev/null || true
+    for ((i = 0; i < 40; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+stop_all_bg() {
+    local p
+    for p in "${BG_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && stop_bg "$p"; done
+    BG_PIDS=()
+}
+trap stop_all_bg EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+# wait_listen PORT: until something listens on tcp PORT (10 s at most)
+wait_listen() {
+    local hex i
+    hex=$(printf '%04X' "$1")
+    for ((i = 0; i < 200; i++)); do
+        awk -v p=":$hex" '$2 ~ p"$" && $4 == "0A" { f = 1 } END { exit !f }' \
+            /proc/net/tcp /proc/net/tcp6 2>/dev/null && return 0
+        sleep 0.05
+    done
+    log "WARN: nothing listens on port $1"
+    return 1
+}
+next_port() { port=$((port + 1)); ((port > PORT_BASE + 49)) && port=$((PORT_BASE + 1)); }
+
+# emit GROUP METRIC UNIT VALUE: one raw value
+emit() {
+    if [[ -z ${4:-} || $4 == nan ]]; then
+        log "WARN: no value for $1/$2"
+        return 0
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\n' "$REP" "$1" "$2" "$3" "$4" >>"$TSV"
+    log "  $1 $2 = $4 $3"
+}
+
+# ---- peers ------------------------------------------------------------------
+
+# ucx NAME TLS NETDEV TEST SIZE ITERS -> UCX_LINE (the final CSV line:
+# iterations,p50_lat,avg_lat,overall_lat,avg_bw,overall_bw,avg_mr,overall_mr)
+ucx() {
+    local name=$1 tls=$2 dev=$3 test=$4 size=$5 iters=$6 logf spid rc
+    ((QUICK)) && iters=$((iters / 5))
+    logf=$LOGS/ucx-$name-r$REP
+    next_port
+    start_bg "$logf.server" env UCX_TLS="$tls" UCX_NET_DEVICES="$dev" \
+        timeout 180 taskset -c "$CPU_S" ucx_perftest -p "$port"
+    spid=$BG_PID
+    wait_listen "$port"
+    env UCX_TLS="$tls" UCX_NET_DEVICES="$dev" timeout 120 \
+        taskset -c "$CPU_C" ucx_perftest 127.0.0.1 -p "$port" \
+        -t "$test" -s "$size" -n "$iters" -w $((iters / 10)) -f -v >"$logf.client" 2>&1
+    rc=$?
+    stop_bg "$spid"
+    ((rc == 0)) || { log "WARN: ucx $name failed rc=$rc (see $logf.client)"; UCX_LINE=""; return 1; }
+    UCX_LINE=$(grep -E '^ *[0-9]+,' "$logf.client" | tail -1 | tr -d ' ')
+    [[ -n $UCX_LINE ]]
+}
+# ucx_perftest prints one-way latency (half the round trip): doubled here.
+ucx_lat() { ucx "$@" && emit ucx "$1" us_rtt "$(awk -F, '{ printf "%.4g", 2 * $2 }' <<<"$UCX_LINE")"; }
+# overall_bw is in MiB/s.
+ucx_bw() { ucx "$@" && emit ucx "$1" GB/s "$(awk -F, '{ printf "%.4g", $6 * 1048576 / 1e9 }' <<<"$UCX_LINE")"; }
+ucx_rate() { ucx "$@" && emit ucx "$1" Mmsg/s "$(awk -F, '{ printf "%.4g", $8 / 1e6 }' <<<"$UCX_LINE")"; }
+
+run_ucx() {
+    have ucx_perftest || { log "WARN: ucx_perftest missing, skipping UCX"; return 0; }
+    ucx_lat  posix.tag_lat.128B  posix,self all tag_lat 128     200000
+    ucx_rate posix.tag_rate.128B posix,self all tag_bw  128     2000000
+    ucx_bw   posix.tag_bw.64KiB  posix,self all tag_bw  65536   20000
+    ucx_lat  tcp.tag_lat.128B    tcp        lo  tag_lat 128     20000
+    ucx_bw   tcp.tag_bw.1MiB     tcp        lo  tag_bw  1048576 2000
+}
+
+run_iperf3() {
+    local t=5 logf spid line
+    have iperf3 || { log "WARN: iperf3 missing, skipping"; return 0; }
+    ((QUICK)) && t=2
+    logf=$LOGS/iperf3-r$REP
+    next_port
+    start_bg "$logf.server" timeout 60 taskset -c "$CPU_S" iperf3 -s -1 -B 127.0.0.1 -p "$port"
+    spid=$BG_PID
+    wait_listen "$port"
+    timeout $((t + 30)) taskset -c "$CPU_C" iperf3 -c 127.0.0.1 -p "$port" -t "$t" -f g >"$logf" 2>&1 ||
+        log "WARN: iperf3 failed (see $logf)"
+    stop_bg "$spid"
+    # receiver-side Gbit/s -> GB/s
+    line=$(grep -E 'receiver$' "$logf" | tail -1)
+    emit iperf3 tcp.1stream GB/s "$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /bits\/sec$/) {
+        v = $(i - 1); if ($i == "Mbits/sec") v /= 1000; printf "%.4g", v / 8; exit } }' <<<"$line")"
+}
+
+run_futex() {
+    local logf=$LOGS/futex-r$REP args=()
+    ((QUICK)) && args=(-r 10)
+    timeout 120 "$FUTEX" -a "$CPU_C" -b "$CPU_S" "${args[@]}" >"$logf" 2>&1 ||
+        { log "WARN: futex-pingpong failed (see $logf)"; return 0; }
+    emit futex pingpong us_rtt "$(jget rtt_us_median <"$logf")"
+}
+
+# ---- ours -------------------------------------------------------------------
+
+# jget KEY: a top-level number from the JSON line on stdin
+jget() { grep -o "\"$1\":[-0-9.eE+]*" | head -1 | cut -d: -f2; }
+
+# perf NAME UNIT KEY ARGS...: run tpz-perf once, emit the median of KEY
+perf() {
+    local name=$1 unit=$2 key=$3 logf=$LOGS/tpz-$1-r$REP
+    shift 3
+    timeout 150 "$PERF" --cpu-server "$CPU_S" --cpu-client "$CPU_C" --timeout 140 "$@" \
+        >"$logf" 2>"$logf.err" || { log "WARN: tpz-perf $name failed (see $logf.err)"; return 1; }
+    emit ours "$name" "$unit" "$(jget "${key}_median" <"$logf")"
+    local e
+    e=$(jget errors <"$logf")
+    [[ ${e:-0} == 0 ]] || log "WARN: tpz-perf $name reported $e errors"
+}
+
+run_ours() {
+    local lat=(--iters 1000 --reps 50) blk=(--iters 200 --reps 25) bw=(--reps 10) logf
+    ((QUICK)) && lat=(--iters 1000 --reps 10) blk=(--iters 100 --reps 5) bw=(--reps 3)
+    perf shm.lat.128B        us_rtt rtt_us --link shm --test lat --size 128 "${lat[@]}"
+    perf shm.lat.96B.inline  us_rtt rtt_us --link shm --test lat --size 96 "${lat[@]}"
+    perf shm.rate.128B       Mmsg/s mmsgs_per_s --link shm --test rate --size 96 "${bw[@]}"
+    perf shm.bw.64KiB.copy   GB/s gbytes_per_s --link shm --test bw --size 65536 --copy "${bw[@]}"
+    perf shm.bw.64KiB.zc     GB/s gbytes_per_s --link shm --test bw --size 65536 --zero-copy "${bw[@]}"
+    perf tcp.lat.128B        us_rtt rtt_us --link tcp --test lat --size 128 "${lat[@]}"
+    perf tcp.bw.1MiB         GB/s gbytes_per_s --link tcp --test bw --size 1048576 "${bw[@]}"
+    # Blocking: every message needs a wake-up; also record how many it took.
+    for link in shm tcp; do
+        logf=$LOGS/tpz-$link.lat.block-r$REP
+        perf $link.lat.block us_rtt rtt_us --link $link --test lat --size 8 --mode block "${blk[@]}" &&
+            emit ours $link.lat.block.wakeups_per_msg count "$(jget wakeups_per_msg <"$logf")"
+    done
+}
+
+# ---- report -----------------------------------------------------------------
+
+# stat GROUP METRIC FIELD: median|min|max|n over the reps ("" if none)
+stat() {
+    awk -F'\t' -v g="$1" -v m="$2" 'NR > 1 && $2 == g && $3 == m { print $5 }' "$TSV" | sort -g |
+        awk -v f="$3" '{ v[NR] = $1 } END {
+            if (NR == 0) exit
+            if (f == "n") print NR
+            else if (f == "min") print v[1]
+            else if (f == "max") print v[NR]
+            else printf "%.4g\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# goal rows: label | ours metric | peer group | peer metric | le/ge | goal ratio
+GOALS=(
+    "shm RTT 128 B (payload, zero-copy) vs UCX posix tag_lat 128 B|shm.lat.128B|ucx|posix.tag_lat.128B|le|0.5"
+    "shm RTT 128-byte control message (96 B inline) vs UCX posix tag_lat 128 B|shm.lat.96B.inline|ucx|posix.tag_lat.128B|le|0.5"
+    "shm message rate, 128-byte messages vs UCX posix tag_bw 128 B|shm.rate.128B|ucx|posix.tag_rate.128B|ge|2"
+    "shm bandwidth 64 KiB, one copy vs UCX posix tag_bw 64 KiB|shm.bw.64KiB.copy|ucx|posix.tag_bw.64KiB|ge|1.2"
+    "shm bandwidth 64 KiB, zero-copy frames vs UCX posix tag_bw 64 KiB|shm.bw.64KiB.zc|ucx|posix.tag_bw.64KiB|ge|-"
+    "tcp RTT 128 B vs UCX tcp tag_lat 128 B|tcp.lat.128B|ucx|tcp.tag_lat.128B|le|1.0"
+    "tcp bandwidth 1 MiB vs UCX tcp tag_bw 1 MiB|tcp.bw.1MiB|ucx|tcp.tag_bw.1MiB|ge|1.0"
+    "tcp bandwidth 1 MiB vs iperf3 one stream|tcp.bw.1MiB|iperf3|tcp.1stream|ge|0.9"
+    "shm blocking RTT vs futex ping-pong|shm.lat.block|futex|pingpong|le|1.2"
+    "tcp blocking RTT vs futex ping-pong|tcp.lat.block|futex|pingpong|le|-"
+)
+
+# One line per goal row: label ours peer ratio goal met speedup speedup_goal
+goal_rows() {
+    local row label om pg pm dir goal o p
+    for row in "${GOALS[@]}"; do
+        IFS='|' read -r label om pg pm dir goal <<<"$row"
+        o=$(stat ours "$om" median)
+        p=$(stat "$pg" "$pm" median)
+        awk -v l="$label" -v o="$o" -v p="$p" -v d="$dir" -v g="$goal" 'BEGIN {
+            r = (o != "" && p != "" && p > 0) ? o / p : ""
+            met = (r == "" || g == "-") ? "—" : ((d == "le" ? r <= g : r >= g) ? "yes" : "**no**")
+            # improvement factor, higher is better, for the plot
+            s = (r == "" || r == 0) ? 0 : (d == "le" ? 1 / r : r)
+            sg = (g == "-") ? 0 : (d == "le" ? 1 / g : g)
+            printf "%s\t%s\t%s\t%s\t%s\t%s\t%.4g\t%.4g\n", l, (o == "" ? "n/a" : o),
+                (p == "" ? "n/a" : p), (r == "" ? "n/a" : sprintf("%.3g", r)),
+                (g == "-" ? "—" : (d == "le" ? "<= " : ">= ") g), met, s, sg }'
+    done
+}
+
+write_md() {
+    local t_run=$1
+    ver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo n/a; }
+    {
+        echo "# Trapeze core benchmark: ours against the peers"
+        echo
+        echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), run took $((t_run / 60)) min $((t_run % 60)) s," \
+             "$REPS rep(s)$( ((QUICK)) && echo ', QUICK mode (short runs)')"
+        echo "- commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo none)$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -q . && echo ' (work tree modified)')"
+        echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) CPUs," \
+             "kernel $(uname -r); load average before: $LOAD_BEFORE"
+        echo "- tools: ucx-utils $(ver ucx-utils), iperf3 $(ver iperf3)"
+        echo "- pinning: every server/responder on CPU $CPU_S, every client/initiator on CPU $CPU_C"
+        echo "- raw values: \`$(basename "$TSV")\`; tool output: \`$(basename "$LOGS")/\`"
+        echo
+        echo "Values are medians over the reps; each rep's value is the tool's own median"
+        echo "(tpz-perf, futex-pingpong: of per-batch means) or its overall figure (UCX bandwidth"
+        echo "and rate, iperf3).  us_rtt = round trip in µs (UCX's one-way latency doubled);"
+        echo "GB/s = 1e9 bytes/s; Mmsg/s = million messages/s.  ratio = ours / peer."
+        echo
+        echo "| metric | ours | peer | ratio | goal | met? |"
+        echo "|---|---:|---:|---:|---|---|"
+        goal_rows | awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6 }'
+        echo
+        echo "## Every figure"
+        echo
+        echo "| group | metric | unit | n | median | min | max |"
+        echo "|---|---|---|---:|---:|---:|---:|"
+        awk -F'\t' 'NR > 1 && !seen[$2 FS $3]++ { print $2 "\t" $3 "\t" $4 }' "$TSV" |
+            while IFS=$'\t' read -r g m u; do
+                echo "| $g | $m | $u | $(stat "$g" "$m" n) | $(stat "$g" "$m" median) | $(stat "$g" "$m" min) | $(stat "$g" "$m" max) |"
+            done
+        echo
+        echo "See \`bench/README.md\` for what each figure measures."
+    } >"$MD"
+}
+
+write_png() {
+    local dat=$LOGS/plot.dat
+    have gnuplot || { log "WARN: gnuplot missing, no plot"; return 0; }
+    goal_rows | awk -F'\t' '{ l = $1; sub(/ vs .*/, "", l); gsub(/"/, "", l)
+        printf "\"%s\"\t%s\t%s\n", l, $7, $8 }' >"$dat"
+    gnuplot >"$LOGS/gnuplot.log" 2>&1 <<EOF || log "WARN: gnuplot failed (see $LOGS/gnuplot.log)"
+set terminal png size 1200,650 font ",10"
+set output "$PNG"
+set title "Trapeze vs peers: improvement factor over the peer (higher is better; latency: peer/ours)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set boxwidth 0.9
+set xtics rotate by -30 left
+set ylabel "x peer"
+set yrange [0:*]
+set grid ytics
+set key top right
+set bmargin 10
+set rmargin 8
+plot "$dat" using 2:xtic(1) title "achieved" lc rgb "#2b7bba", \
+     "" using 3 title "goal (0 = none)" lc rgb "#d95f02", \
+     1 with lines dt 2 lc rgb "black" title "parity"
+EOF
+}
+
+# ---- main -------------------------------------------------------------------
+
+mkdir -p "$OUT" "$LOGS"
+rm -f "$LOGS"/*
+install_peers
+build_ours
+printf 'rep\tgroup\tmetric\tunit\tvalue\n' >"$TSV"
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+t0=$(date +%s)
+for ((REP = 1; REP <= REPS; REP++)); do
+    log "== rep $REP/$REPS (load $(cut -d' ' -f1-3 /proc/loadavg))"
+    run_futex
+    run_ours
+    run_ucx
+    run_iperf3
+done
+write_md $(($(date +%s) - t0))
+write_png
+log "wrote $TSV, $MD, $PNG"
+cat "$MD"

@@ -1,0 +1,85 @@
+/*
+ * ring.h - a single-producer single-consumer ring of 128-byte slots, each
+ * with a payload descriptor beside it (the "related state" of the seeds'
+ * message rings).  It lives in the shm fabric segment: one ring per ordered
+ * pair of nodes, so no cross-process lock is ever needed (a process killed
+ * while holding one would wedge the fabric).
+ *
+ * Indices are free-running 32-bit counters masked by size-1; head and tail
+ * sit on their own cache lines so producer and consumer never false-share.
+ */
+#ifndef TPZ_RING_H
+#define TPZ_RING_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "trapeze_wire.h"
+#include "trapeze.h"
+
+enum { DESC_NONE = 0, DESC_FRAMES = 1, DESC_REMOTE = 2 };
+
+/* Where a message's payload is, for the consumer. */
+struct tpz_desc {
+	uint32_t kind;             /* DESC_* */
+	uint32_t nseg;
+	uint32_t idx[TPZ_SG_MAX];  /* DESC_FRAMES: pool frame indices */
+	uint32_t len[TPZ_SG_MAX];  /* bytes used in each segment */
+	uint64_t addr[TPZ_SG_MAX]; /* DESC_REMOTE: addresses in the producer */
+};
+
+struct tpz_ring {
+	uint32_t size, mask;
+	/* Written by the producer only; read by the consumer. */
+	_Alignas(64) _Atomic uint32_t head;
+	/* Written by the consumer only; read by the producer (credits and
+	 * send completion: a slot behind tail has been fully consumed). */
+	_Alignas(64) _Atomic uint32_t tail;
+	_Alignas(64) uint8_t body[];   /* size slots, then size descriptors */
+};
+
+static inline size_t tpz_ring_bytes(uint32_t size)
+{
+	return sizeof(struct tpz_ring) + (size_t)size * (TPZ_MSG_SIZE + sizeof(struct tpz_desc));
+}
+static inline struct tpz_msg *tpz_ring_slot(struct tpz_ring *r, uint32_t i)
+{
+	return (struct tpz_msg *)(r->body + (size_t)(i & r->mask) * TPZ_MSG_SIZE);
+}
+static inline struct tpz_desc *tpz_ring_desc(struct tpz_ring *r, uint32_t i)
+{
+	return (struct tpz_desc *)(r->body + (size_t)r->size * TPZ_MSG_SIZE) + (i & r->mask);
+}
+
+void tpz_ring_init(struct tpz_ring *r, uint32_t size);
+
+/* Producer: how many slots are free (refreshes *cached_tail when short). */
+uint32_t tpz_ring_space(struct tpz_ring *r, uint32_t head, uint32_t *cached_tail, uint32_t want);
+/* Producer: publish slots [head, new_head). */
+static inline void tpz_ring_publish(struct tpz_ring *r, uint32_t new_head)
+{
+	/* release: the slot and descriptor writes before this store become
+	 * visible to the consumer's acquire load of head (tpz_ring_avail). */
+	atomic_store_explicit(&r->head, new_head, memory_order_release);
+}
+/* Consumer: number of filled slots at tail. */
+static inline uint32_t tpz_ring_avail(struct tpz_ring *r, uint32_t tail)
+{
+	/* acquire: pairs with the release store in tpz_ring_publish. */
+	return atomic_load_explicit(&r->head, memory_order_acquire) - tail;
+}
+/* Consumer: hand slots before new_tail back to the producer. */
+static inline void tpz_ring_release(struct tpz_ring *r, uint32_t new_tail)
+{
+	/* release: our reads of the slots (and of remote payload memory)
+	 * happen before the producer's acquire load of tail in
+	 * tpz_ring_space reuses the slot or completes the send. */
+	atomic_store_explicit(&r->tail, new_tail, memory_order_release);
+}
+static inline uint32_t tpz_ring_tail(struct tpz_ring *r)
+{
+	/* acquire: pairs with tpz_ring_release (send completion). */
+	return atomic_load_explicit(&r->tail, memory_order_acquire);
+}
+
+#endif

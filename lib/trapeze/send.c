@@ -1,0 +1,91 @@
+/*
+ * send.c - tpz_send: check the arguments once, build the control message,
+ * and hand it to the link that reaches the peer.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "tpz_internal.h"
+
+static int check_payload(struct tpz_endpoint *ep, const struct tpz_payload *pl, uint32_t *len)
+{
+	size_t total = 0;
+
+	if (pl->nseg > TPZ_SG_MAX)
+		return -EINVAL;
+	for (uint32_t i = 0; i < pl->nseg; i++) {
+		const struct tpz_iov *s = &pl->seg[i];
+		if (!s->base && s->len)
+			return -EINVAL;
+		int fi = tpz_pool_index(&ep->pool, s->base);
+		/* A frame segment must stay inside its frame. */
+		if (fi >= 0 && (size_t)((uint8_t *)s->base - (uint8_t *)tpz_pool_addr(&ep->pool, (uint32_t)fi)) + s->len >
+			ep->pool.frame_size)
+			return -EINVAL;
+		total += s->len;
+	}
+	if (total > ep->max_payload)
+		return -EMSGSIZE;
+	*len = (uint32_t)total;
+	return 0;
+}
+
+int tpz_send(struct tpz_endpoint *ep, const struct tpz_send *s)
+{
+	struct tpz_msg m;
+	uint32_t pl_len = 0;
+	int rc;
+
+	if (!ep || !s || s->handler == TPZ_HANDLER_LINK || s->handler >= TPZ_HANDLER_MAX)
+		return -EINVAL;
+	if (s->data_len > TPZ_INLINE_MAX)
+		return -EMSGSIZE;
+	if (s->data_len && !s->data)
+		return -EINVAL;
+	if (s->payload && (rc = check_payload(ep, s->payload, &pl_len)) < 0)
+		return rc;
+	if (s->token && !pl_len)
+		return -EINVAL;   /* a token names where a payload goes */
+	struct tpz_peer *p = tpz_peer_get(ep, s->dst);
+	if (!p)
+		return -EINVAL;
+	/* acquire: pairs with the release in tpz_peer_up (ops/link valid). */
+	if (atomic_load_explicit(&p->state, memory_order_acquire) != PEER_UP)
+		return -ENOTCONN;
+
+	tpz_msg_init(&m, s->handler, ep->cfg.node, s->dst);
+	m.hdr.inline_len = (uint16_t)s->data_len;
+	m.hdr.payload_len = pl_len;
+	if (pl_len)
+		m.hdr.flags |= TPZ_F_PAYLOAD;
+	if (s->token) {
+		m.hdr.flags |= TPZ_F_TOKEN;
+		m.hdr.token = s->token;
+	}
+	if (s->data_len)
+		memcpy(m.data, s->data, s->data_len);
+
+	pthread_mutex_lock(&p->send_lock);
+	if (!p->link) {            /* went down while we waited for the lock */
+		pthread_mutex_unlock(&p->send_lock);
+		return -ENOTCONN;
+	}
+	m.hdr.seq = p->tx_seq;
+	rc = p->ops->send(ep, p, &m, pl_len ? s->payload : NULL, pl_len, s->done, s->done_arg);
+	if (rc == 0)
+		p->tx_seq++;
+	pthread_mutex_unlock(&p->send_lock);
+	if (rc == 0) {
+		CTR_ADD(ep, msgs_sent, 1);
+		CTR_ADD(ep, bytes_sent, pl_len);
+	} else if (rc == -EAGAIN) {
+		CTR_ADD(ep, ring_full, 1);
+	}
+	return rc;
+}
+
+int tpz_send_inline(struct tpz_endpoint *ep, uint32_t dst, uint8_t handler, const void *data, uint32_t len)
+{
+	struct tpz_send s = { .dst = dst, .handler = handler, .data = data, .data_len = len };
+	return tpz_send(ep, &s);
+}

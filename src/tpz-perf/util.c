@@ -1,0 +1,138 @@
+/*
+ * util.c - small helpers shared by both ends: clocks, CPU pinning, the
+ * library's log callback, counter snapshots, sends that ride out
+ * back-pressure, and endpoint setup.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "perf.h"
+
+int perf_verbose;
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Both ends on their own core: the figures then include the cross-core cache
+ * transfer a real deployment pays, and match how the peers are measured. */
+void pin_cpu(int cpu, const char *who)
+{
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof set, &set) != 0)
+		fprintf(stderr, "tpz-perf: %s: cannot pin to CPU %d: %s\n", who, cpu, strerror(errno));
+}
+
+void perf_log(void *arg, int level, const char *msg)
+{
+	if (level > TPZ_LOG_WARN && !perf_verbose)
+		return;
+	fprintf(stderr, "tpz-perf: %s: trapeze: %s\n", (const char *)arg, msg);
+}
+
+void cnt_snapshot(struct tpz_endpoint *ep, struct perf_cnt *c)
+{
+	struct tpz_counters k;
+
+	tpz_counters(ep, &k);
+	c->wakeups_sent = k.wakeups_sent;
+	c->wakeups_suppressed = k.wakeups_suppressed;
+	c->sleeps = k.sleeps;
+	c->payload_copies = k.payload_copies;
+	c->payload_zero_copy = k.payload_zero_copy;
+	c->ring_full = k.ring_full;
+	c->msgs_recv = k.msgs_recv;
+	c->bytes_recv = k.bytes_recv;
+}
+
+void cnt_delta(struct perf_cnt *d, const struct perf_cnt *now, const struct perf_cnt *then)
+{
+	d->wakeups_sent = now->wakeups_sent - then->wakeups_sent;
+	d->wakeups_suppressed = now->wakeups_suppressed - then->wakeups_suppressed;
+	d->sleeps = now->sleeps - then->sleeps;
+	d->payload_copies = now->payload_copies - then->payload_copies;
+	d->payload_zero_copy = now->payload_zero_copy - then->payload_zero_copy;
+	d->ring_full = now->ring_full - then->ring_full;
+	d->msgs_recv = now->msgs_recv - then->msgs_recv;
+	d->bytes_recv = now->bytes_recv - then->bytes_recv;
+}
+
+/* Out of credit or frames is normal while streaming: deliver what has
+ * arrived (that is what returns credit and frames) and try again. */
+static bool transient(int rc)
+{
+	return rc == -EAGAIN || rc == -ENOBUFS || rc == -ENOMEM;
+}
+
+int send_retry(struct tpz_endpoint *ep, const struct tpz_send *s)
+{
+	int rc;
+
+	while (transient(rc = tpz_send(ep, s))) {
+		if (perf_stop)
+			return -EINTR;
+		int p = tpz_poll(ep, 0);
+		if (p < 0)
+			return p;
+	}
+	return rc;
+}
+
+int send_ctl(struct tpz_endpoint *ep, uint32_t dst, const struct perf_ctl *c)
+{
+	struct tpz_send s = {
+		.dst = dst, .handler = PERF_H_CTL, .data = c, .data_len = sizeof *c,
+	};
+
+	return send_retry(ep, &s);
+}
+
+int payload_alloc_retry(struct tpz_endpoint *ep, struct tpz_payload *pl, size_t len)
+{
+	int rc;
+
+	while (transient(rc = tpz_payload_alloc(ep, pl, len))) {
+		if (perf_stop)
+			return -EINTR;
+		int p = tpz_poll(ep, 0);
+		if (p < 0)
+			return p;
+	}
+	return rc;
+}
+
+int endpoint_open(const struct perf_opts *o, uint32_t node, const char *fabric,
+		  const char *who, struct tpz_endpoint **out)
+{
+	struct tpz_config cfg;
+	int rc;
+
+	tpz_config_default(&cfg);
+	cfg.node = node;
+	cfg.fabric = o->link == LINK_SHM ? fabric : NULL;
+	cfg.secret = o->secret;
+	cfg.log = perf_log;
+	cfg.log_arg = (void *)who;
+	/* Blocking mode must really sleep, so each round trip pays (and shows)
+	 * the wake-up: no spinning before going to sleep. */
+	if (o->mode == MODE_BLOCK)
+		cfg.spin_us = 0;
+	rc = tpz_endpoint_create(&cfg, out);
+	if (rc < 0)
+		fprintf(stderr, "tpz-perf: %s: cannot create endpoint (node %u, %s%s): %s\n",
+			who, node, link_name(o->link), fabric && o->link == LINK_SHM ? fabric : "",
+			tpz_strerror(rc));
+	return rc;
+}
