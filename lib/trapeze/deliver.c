@@ -46,10 +46,10 @@ void tpz_deliver(struct tpz_endpoint *ep, struct tpz_peer *p, struct tpz_rx *rx)
 	rx->data = rx->msg->data;
 	rx->data_len = h->inline_len;
 	p->rx_seq++;
-	CTR_ADD(ep, msgs_recv, 1);
-	CTR_ADD(ep, bytes_recv, rx->payload_len);
+	RX_INC(ep, msgs_recv, 1);
+	RX_INC(ep, bytes_recv, rx->payload_len);
 	if (!hs->used) {
-		CTR_ADD(ep, unknown_handler, 1);
+		RX_INC(ep, unknown_handler, 1);
 		tpz_rx_release(ep, rx);
 		return;
 	}

@@ -118,7 +118,6 @@ int tpz_endpoint_create(const struct tpz_config *cfg, struct tpz_endpoint **out)
 	}
 	for (uint32_t i = 0; i < TPZ_MAX_NODES; i++) {
 		ep->peers[i].node = i;
-		pthread_mutex_init(&ep->peers[i].send_lock, NULL);
 	}
 	ep->epfd = -1;
 	ep->evfd = -1;
@@ -172,8 +171,6 @@ void tpz_endpoint_destroy(struct tpz_endpoint *ep)
 	tpz_ipt_fini(&ep->ipt);
 	free(ep->done_q);
 	pthread_mutex_destroy(&ep->done_lock);
-	for (uint32_t i = 0; i < TPZ_MAX_NODES; i++)
-		pthread_mutex_destroy(&ep->peers[i].send_lock);
 	free(ep);
 }
 
@@ -203,21 +200,32 @@ int tpz_handler_unregister(struct tpz_endpoint *ep, uint8_t id)
 }
 
 #define LOAD(f) atomic_load_explicit(&ep->ctr.f, memory_order_relaxed)
+#define TXSUM(f) tx_sum(ep, offsetof(struct tpz_txctr, f))
+static uint64_t tx_sum(struct tpz_endpoint *ep, size_t off)
+{
+	uint64_t n = 0;
+	for (uint32_t i = 0; i < TPZ_MAX_NODES; i++)
+		n += atomic_load_explicit((_Atomic uint64_t *)((uint8_t *)&ep->peers[i].tx + off),
+					  memory_order_relaxed);
+	return n;
+}
+
 void tpz_counters(struct tpz_endpoint *ep, struct tpz_counters *o)
 {
 	if (!ep || !o)
 		return;
 	*o = (struct tpz_counters){
-		.msgs_sent = LOAD(msgs_sent), .msgs_recv = LOAD(msgs_recv),
-		.bytes_sent = LOAD(bytes_sent), .bytes_recv = LOAD(bytes_recv),
-		.ring_full = LOAD(ring_full),
-		.wakeups_sent = LOAD(wakeups_sent), .wakeups_suppressed = LOAD(wakeups_suppressed),
+		.msgs_sent = TXSUM(msgs), .msgs_recv = LOAD(msgs_recv),
+		.bytes_sent = TXSUM(bytes), .bytes_recv = LOAD(bytes_recv),
+		.ring_full = TXSUM(ring_full),
+		.wakeups_sent = TXSUM(wakeups_sent), .wakeups_suppressed = TXSUM(wakeups_suppressed),
 		.sleeps = LOAD(sleeps),
 		.ipt_hits = LOAD(ipt_hits), .ipt_misses = LOAD(ipt_misses), .ipt_drops = LOAD(ipt_drops),
 		.unknown_handler = LOAD(unknown_handler),
 		.peers_up = LOAD(peers_up), .peers_down = LOAD(peers_down),
 		.protocol_errors = LOAD(protocol_errors), .auth_refused = LOAD(auth_refused),
-		.payload_copies = LOAD(payload_copies), .payload_zero_copy = LOAD(payload_zero_copy),
+		.payload_copies = LOAD(payload_copies) + TXSUM(copies),
+		.payload_zero_copy = LOAD(payload_zero_copy) + TXSUM(zero_copy),
 		.frames_free = tpz_pool_free_count(&ep->pool), .frames_total = ep->pool.nframes,
 	};
 }

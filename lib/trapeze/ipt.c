@@ -117,12 +117,12 @@ struct tpz_ipt_entry *tpz_ipt_match(struct tpz_endpoint *ep, uint64_t token, uin
 	}
 	if (len > e->cap) {
 		*why = "payload larger than the posted buffer";
-		CTR_ADD(ep, ipt_drops, 1);
+		RX_INC(ep, ipt_drops, 1);
 		return NULL;
 	}
 	return e;
 miss:
-	CTR_ADD(ep, ipt_misses, 1);
+	RX_INC(ep, ipt_misses, 1);
 	return NULL;
 }
 

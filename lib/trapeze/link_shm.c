@@ -27,6 +27,8 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <sys/syscall.h>
+#include <linux/membarrier.h>
 #include <unistd.h>
 
 #include "ring.h"
@@ -37,6 +39,8 @@
 #define CMA_PROBE   0x65626f72702d616dull
 
 static const volatile uint64_t cma_probe = CMA_PROBE;
+static bool asym_fence;   /* senders skip the Dekker fence (membarrier) */
+static void setup_fences(void);
 
 struct fab_node {
 	_Alignas(TPZ_CACHELINE) _Atomic int32_t pid;   /* 0: slot free */
@@ -238,6 +242,7 @@ int tpz_shm_attach(struct tpz_endpoint *ep)
 		goto err_unmap;
 	/* Let peers read our memory for one-copy payloads even under Yama. */
 	prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
+	setup_fences();
 
 	struct sockaddr_un a;
 	socklen_t alen;
@@ -295,10 +300,27 @@ void tpz_shm_sleep_prepare(struct tpz_endpoint *ep, bool sleeping)
 	if (!ep->shm)
 		return;
 	atomic_store(&ep->shm->nodes[ep->cfg.node].sleeping, sleeping);
-	/* Pairs with the fence in ring_doorbell: either the sender sees our
-	 * announcement, or we see its message in anything_pending(). */
-	if (sleeping)
+	/* Pairs with the barrier in ring_doorbell: either the sender sees our
+	 * announcement, or we see its message in anything_pending().  The
+	 * membarrier makes every CPU running a registered process execute a
+	 * full fence, which is what lets the senders skip theirs. */
+	if (!sleeping)
+		return;
+	if (asym_fence)
+		syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0);
+	else
 		atomic_thread_fence(memory_order_seq_cst);
+}
+
+/* Every process of the fabric runs this library on one kernel, so all of
+ * them agree on which fence protocol is in use. */
+static void setup_fences(void)
+{
+	long q = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+
+	if (q > 0 && (q & MEMBARRIER_CMD_GLOBAL_EXPEDITED) &&
+	    syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0)
+		asym_fence = true;
 }
 
 /* ---- control messages on the unix socket -------------------------------- */
@@ -423,7 +445,7 @@ static void run_pending(struct tpz_endpoint *ep, struct tpz_peer *p, struct shm_
 	if (!atomic_load_explicit(&ch->pend_count, memory_order_relaxed))
 		return;
 	uint32_t tail = tpz_ring_tail(ch->out);
-	pthread_mutex_lock(&p->send_lock);
+	tpz_lock(&p->send_lock);
 	while (ch->pend_n) {
 		struct pending_done *d = &ch->pend[ch->pend_head];
 		if (!status && (int32_t)(tail - d->seq) <= 0)
@@ -433,7 +455,7 @@ static void run_pending(struct tpz_endpoint *ep, struct tpz_peer *p, struct shm_
 		ch->pend_n--;
 	}
 	atomic_store_explicit(&ch->pend_count, ch->pend_n, memory_order_relaxed);
-	pthread_mutex_unlock(&p->send_lock);
+	tpz_unlock(&p->send_lock);
 }
 
 static void shm_close(struct tpz_endpoint *ep, struct tpz_peer *p, void *link, bool goodbye)
@@ -450,7 +472,7 @@ static void shm_close(struct tpz_endpoint *ep, struct tpz_peer *p, void *link, b
 	close(ch->ctl.fd);
 	close(ch->peer_evfd);
 	/* Messages sent to us that nobody will read: their frames are ours. */
-	for (uint32_t t = ch->tail; t != atomic_load(&ch->in->head); t++)
+	for (uint32_t t = ch->tail; tpz_ring_ready(ch->in, t); t++)
 		free_desc_frames(ep, tpz_ring_desc(ch->in, t), me);
 	/* Messages we sent that the peer did not read: frames are its now. */
 	for (uint32_t t = tpz_ring_tail(ch->out); t != ch->head; t++)
@@ -627,18 +649,23 @@ fail:
 
 /* ---- data path -------------------------------------------------------------- */
 
-static void ring_doorbell(struct tpz_endpoint *ep, struct shm_chan *ch)
+static void ring_doorbell(struct tpz_peer *p, struct shm_chan *ch)
 {
-	/* Pairs with the fence in tpz_shm_sleep_prepare (Dekker): our slot
-	 * is published before we look at the announcement. */
-	atomic_thread_fence(memory_order_seq_cst);
+	/* Dekker with the sleeper in tpz_shm_sleep_prepare: our slot is
+	 * published before we look at its announcement.  With membarrier the
+	 * sleeper pays for the fence (a system call, on its way to sleep
+	 * anyway) and this fast path needs only a compiler barrier. */
+	if (asym_fence)
+		atomic_signal_fence(memory_order_seq_cst);
+	else
+		atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(&ch->peer_node->sleeping, memory_order_relaxed) &&
 	    atomic_exchange(&ch->peer_node->sleeping, 0)) {
 		uint64_t one = 1;
 		if (write(ch->peer_evfd, &one, sizeof(one)) < 0) { /* full counter still wakes */ }
-		CTR_ADD(ep, wakeups_sent, 1);
+		TX_INC(p, wakeups_sent, 1);
 	} else {
-		CTR_ADD(ep, wakeups_suppressed, 1);
+		TX_INC(p, wakeups_suppressed, 1);
 	}
 }
 
@@ -724,15 +751,16 @@ static int shm_send(struct tpz_endpoint *ep, struct tpz_peer *p, struct tpz_msg 
 
 	if (tpz_ring_space(ch->out, ch->head, &ch->cached_tail, 1) == 0)
 		return -EAGAIN;
+	/* The descriptor is only read for messages with a payload: an inline
+	 * message leaves its cache line alone. */
 	struct tpz_desc *d = tpz_ring_desc(ch->out, ch->head);
-	d->kind = DESC_NONE;
 	if (pl) {
 		if (frames_only(ep, pl, d)) {
 			/* Zero copy: the frames change owner and travel by index. */
 			for (uint32_t i = 0; i < d->nseg; i++)
 				tpz_pool_set_owner(&ep->pool, d->idx[i], owner);
 			d->kind = DESC_FRAMES;
-			CTR_ADD(ep, payload_zero_copy, 1);
+			TX_INC(p, zero_copy, 1);
 			tpz_complete_later(ep, done, arg, 0);
 		} else if (done && ch->cma) {
 			bool any_frame = false;
@@ -754,7 +782,7 @@ copy:
 			if ((rc = copy_to_frames(ep, pl, pl_len, d, owner)) < 0)
 				return rc;
 			d->kind = DESC_FRAMES;
-			CTR_ADD(ep, payload_copies, 1);
+			TX_INC(p, copies, 1);
 			/* Frames among the sources were given to us: done with them. */
 			for (uint32_t i = 0; i < pl->nseg; i++)
 				if (tpz_is_frame(ep, pl->seg[i].base))
@@ -762,9 +790,9 @@ copy:
 			tpz_complete_later(ep, done, arg, 0);
 		}
 	}
-	memcpy(tpz_ring_slot(ch->out, ch->head), m, sizeof(*m));
-	tpz_ring_publish(ch->out, ++ch->head);
-	ring_doorbell(ep, ch);
+	m->hdr.seq = ch->head;   /* the ring index is the link's sequence */
+	tpz_ring_put(ch->out, ch->head++, m);
+	ring_doorbell(p, ch);
 	return 0;
 }
 
@@ -846,14 +874,14 @@ static void take_payload(struct tpz_endpoint *ep, struct tpz_peer *p, struct shm
 			rv[i] = (struct iovec){ (void *)(uintptr_t)d->addr[i], d->len[i] };
 		ok = process_vm_readv(ch->peer_pid, lv, nd, rv, d->nseg, 0) == (ssize_t)len;
 	}
-	CTR_ADD(ep, payload_copies, 1);
+	RX_INC(ep, payload_copies, 1);
 	if (e) {
 		if (ok) {
 			rx->placed = true;
 			rx->ipt_cookie = e->cookie;
 			rx->payload = e->buf;
 			rx->payload_len = len;
-			CTR_ADD(ep, ipt_hits, 1);
+			RX_INC(ep, ipt_hits, 1);
 			tpz_ipt_retire(&ep->ipt, e);
 		}
 		pthread_mutex_unlock(&ep->ipt.lock);
@@ -866,7 +894,7 @@ static void take_payload(struct tpz_endpoint *ep, struct tpz_peer *p, struct shm
 	if (ok)
 		return;
 	why = "cannot read the sender's memory";
-	CTR_ADD(ep, ipt_drops, e ? 1 : 0);
+	RX_INC(ep, ipt_drops, e ? 1 : 0);
 drop:
 	free_desc_frames(ep, d, me);
 	rx->flags |= TPZ_F_DROPPED;
@@ -878,16 +906,10 @@ drop:
 static int shm_poll(struct tpz_endpoint *ep, struct tpz_peer *p, int budget)
 {
 	struct shm_chan *ch = p->link;
-	uint32_t n = tpz_ring_avail(ch->in, ch->tail), done = 0;
+	uint32_t n = (uint32_t)budget < TPZ_POLL_BATCH ? (uint32_t)budget : TPZ_POLL_BATCH, done = 0;
 
 	run_pending(ep, p, ch, 0);
-	if (n == 0)
-		return 0;
-	if (n > (uint32_t)budget)
-		n = (uint32_t)budget;
-	if (n > TPZ_POLL_BATCH)
-		n = TPZ_POLL_BATCH;
-	for (; done < n; done++) {
+	for (; done < n && tpz_ring_ready(ch->in, ch->tail); done++) {
 		uint32_t t = ch->tail;
 		struct tpz_msg *m = tpz_ring_slot(ch->in, t);
 		struct tpz_desc *d = tpz_ring_desc(ch->in, t);
@@ -912,14 +934,15 @@ static int shm_poll(struct tpz_endpoint *ep, struct tpz_peer *p, int budget)
 		if (atomic_load_explicit(&p->state, memory_order_relaxed) != PEER_UP)
 			return (int)done + 1;
 	}
-	tpz_ring_release(ch->in, ch->tail);
+	if (done)
+		tpz_ring_release(ch->in, ch->tail);
 	return (int)done;
 }
 
 static bool shm_pending(struct tpz_endpoint *ep, struct tpz_peer *p)
 {
 	struct shm_chan *ch = p->link;
-	return tpz_ring_avail(ch->in, ch->tail) != 0 ||
+	return tpz_ring_ready(ch->in, ch->tail) ||
 	       (atomic_load(&ch->pend_count) && tpz_ring_tail(ch->out) != ch->head);
 }
 

@@ -221,7 +221,7 @@ static int q_push(struct tcp_conn *c, const struct txq_entry *t)
 
 /* The caller's memory must outlive the queue only if it gave a done
  * callback; otherwise what is not yet written is copied into frames. */
-static int keep_payload(struct tpz_endpoint *ep, struct txq_entry *t)
+static int keep_payload(struct tpz_endpoint *ep, struct tpz_peer *p, struct txq_entry *t)
 {
 	bool outside = false;
 
@@ -251,7 +251,7 @@ static int keep_payload(struct tpz_endpoint *ep, struct txq_entry *t)
 			tpz_frame_free(ep, t->pl.seg[i].base);
 	}
 	t->pl = copy;
-	CTR_ADD(ep, payload_copies, 1);
+	TX_INC(p, copies, 1);
 	return 0;
 }
 
@@ -274,13 +274,13 @@ static int tcp_send(struct tpz_endpoint *ep, struct tpz_peer *p, struct tpz_msg 
 			return -ENOTCONN;   /* the poll loop will notice and take it down */
 		if (n == (ssize_t)t.total) {
 			if (pl_len)
-				CTR_ADD(ep, payload_zero_copy, 1);
+				TX_INC(p, zero_copy, 1);
 			entry_done(ep, &t, 0);
 			return 0;
 		}
 		t.off = n > 0 ? (uint32_t)n : 0;
 	}
-	if ((rc = keep_payload(ep, &t)) < 0) {
+	if ((rc = keep_payload(ep, p, &t)) < 0) {
 		if (t.off)   /* part is on the wire: the stream is broken now */
 			shutdown(c->ev.fd, SHUT_RDWR);
 		return rc;
@@ -306,12 +306,12 @@ static int tcp_poll(struct tpz_endpoint *ep, struct tpz_peer *p, int budget)
 	const char *why;
 
 	if (atomic_load_explicit(&c->q_count, memory_order_relaxed)) {
-		pthread_mutex_lock(&p->send_lock);
+		tpz_lock(&p->send_lock);
 		int rc = flush(ep, c);
 		if (rc == 0 && c->q_n == 0)
 			set_out(ep, c, false);
 		atomic_store_explicit(&c->q_count, c->q_n, memory_order_relaxed);
-		pthread_mutex_unlock(&p->send_lock);
+		tpz_unlock(&p->send_lock);
 	}
 	int fd = c->ev.fd;
 	int n = tpz_tcp_rx_run(ep, p, &c->rx, sock_readv, &fd, budget, &why);

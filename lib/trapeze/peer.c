@@ -20,12 +20,12 @@ bool tpz_peer_is_up(struct tpz_endpoint *ep, uint32_t node)
 
 void tpz_peer_up(struct tpz_endpoint *ep, struct tpz_peer *p, const struct tpz_link_ops *ops, void *link)
 {
-	pthread_mutex_lock(&p->send_lock);
+	tpz_lock(&p->send_lock);
 	p->ops = ops;
 	p->link = link;
 	p->tx_seq = 0;
 	p->rx_seq = 0;
-	pthread_mutex_unlock(&p->send_lock);
+	tpz_unlock(&p->send_lock);
 	/* Only the delivery thread edits up_list; senders never read it. */
 	ep->up_list[atomic_load(&ep->nup)] = p->node;
 	atomic_fetch_add(&ep->nup, 1);
@@ -45,10 +45,10 @@ void tpz_peer_down(struct tpz_endpoint *ep, struct tpz_peer *p, int reason, bool
 	if (atomic_exchange(&p->state, PEER_DOWN) != PEER_UP)
 		return;
 	/* Wait out any sender still inside the link; later ones see no link. */
-	pthread_mutex_lock(&p->send_lock);
+	tpz_lock(&p->send_lock);
 	link = p->link;
 	p->link = NULL;
-	pthread_mutex_unlock(&p->send_lock);
+	tpz_unlock(&p->send_lock);
 	p->ops->close(ep, p, link, goodbye);
 	for (uint32_t i = 0; i < n; i++) {
 		if (ep->up_list[i] == p->node) {

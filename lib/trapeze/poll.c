@@ -95,9 +95,11 @@ int tpz_poll(struct tpz_endpoint *ep, int max)
 
 	if (!ep)
 		return -EINVAL;
-	/* Not re-entrant: an upcall that polls would deliver out of order. */
-	if (atomic_exchange_explicit(&ep->polling, 1, memory_order_acquire))
+	/* Not re-entrant: an upcall that polls would deliver out of order.
+	 * (A plain check, not a lock: one thread drives delivery.) */
+	if (atomic_load_explicit(&ep->polling, memory_order_relaxed))
 		return -EBUSY;
+	atomic_store_explicit(&ep->polling, 1, memory_order_relaxed);
 	for (uint32_t i = 0; i < atomic_load_explicit(&ep->nup, memory_order_relaxed) && n < budget; i++) {
 		struct tpz_peer *p = &ep->peers[ep->up_list[i]];
 		if (atomic_load_explicit(&p->state, memory_order_relaxed) == PEER_UP)
@@ -110,7 +112,7 @@ int tpz_poll(struct tpz_endpoint *ep, int max)
 		tpz_ev_dispatch(ep, 0);
 		tpz_tcp_tick(ep);
 	}
-	atomic_store_explicit(&ep->polling, 0, memory_order_release);
+	atomic_store_explicit(&ep->polling, 0, memory_order_relaxed);
 	return n;
 }
 
@@ -151,7 +153,7 @@ int tpz_wait(struct tpz_endpoint *ep, int timeout_ms)
 			tpz_shm_sleep_prepare(ep, false);
 			continue;
 		}
-		CTR_ADD(ep, sleeps, 1);
+		RX_INC(ep, sleeps, 1);
 		int ms = end == UINT64_MAX ? -1 : (int)((end - now + 999999) / 1000000);
 		if (atomic_exchange_explicit(&ep->polling, 1, memory_order_acquire))
 			return -EBUSY;

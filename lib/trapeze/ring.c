@@ -7,8 +7,10 @@ void tpz_ring_init(struct tpz_ring *r, uint32_t size)
 {
 	r->size = size;
 	r->mask = size - 1;
-	atomic_store_explicit(&r->head, 0, memory_order_relaxed);
 	atomic_store_explicit(&r->tail, 0, memory_order_relaxed);
+	/* Slot i holds index i - size: "published one lap ago", not ready. */
+	for (uint32_t i = 0; i < size; i++)
+		atomic_store_explicit(slot_seq(r, i), i - size, memory_order_relaxed);
 }
 
 uint32_t tpz_ring_space(struct tpz_ring *r, uint32_t head, uint32_t *cached_tail, uint32_t want)

@@ -5,14 +5,21 @@
  * pair of nodes, so no cross-process lock is ever needed (a process killed
  * while holding one would wedge the fabric).
  *
- * Indices are free-running 32-bit counters masked by size-1; head and tail
- * sit on their own cache lines so producer and consumer never false-share.
+ * Indices are free-running 32-bit counters masked by size-1.  A slot is
+ * published by storing its index into the slot's own seq field last
+ * (release), so the consumer polls the slot itself: one cache-line transfer
+ * per message instead of a head index and then the slot.  The consumer's
+ * tail sits on its own cache line; the producer reads it only when its
+ * cached view runs out of credit.  The producer's head stays in the
+ * producer's private memory.
  */
 #ifndef TPZ_RING_H
 #define TPZ_RING_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "trapeze_wire.h"
 #include "trapeze.h"
@@ -30,8 +37,6 @@ struct tpz_desc {
 
 struct tpz_ring {
 	uint32_t size, mask;
-	/* Written by the producer only; read by the consumer. */
-	_Alignas(64) _Atomic uint32_t head;
 	/* Written by the consumer only; read by the producer (credits and
 	 * send completion: a slot behind tail has been fully consumed). */
 	_Alignas(64) _Atomic uint32_t tail;
@@ -55,18 +60,27 @@ void tpz_ring_init(struct tpz_ring *r, uint32_t size);
 
 /* Producer: how many slots are free (refreshes *cached_tail when short). */
 uint32_t tpz_ring_space(struct tpz_ring *r, uint32_t head, uint32_t *cached_tail, uint32_t want);
-/* Producer: publish slots [head, new_head). */
-static inline void tpz_ring_publish(struct tpz_ring *r, uint32_t new_head)
+static inline _Atomic uint32_t *slot_seq(struct tpz_ring *r, uint32_t i)
 {
-	/* release: the slot and descriptor writes before this store become
-	 * visible to the consumer's acquire load of head (tpz_ring_avail). */
-	atomic_store_explicit(&r->head, new_head, memory_order_release);
+	return (_Atomic uint32_t *)&tpz_ring_slot(r, i)->hdr.seq;
 }
-/* Consumer: number of filled slots at tail. */
-static inline uint32_t tpz_ring_avail(struct tpz_ring *r, uint32_t tail)
+/* Producer: fill slot i (its descriptor is already written) and publish it. */
+static inline void tpz_ring_put(struct tpz_ring *r, uint32_t i, const struct tpz_msg *m)
 {
-	/* acquire: pairs with the release store in tpz_ring_publish. */
-	return atomic_load_explicit(&r->head, memory_order_acquire) - tail;
+	struct tpz_msg *s = tpz_ring_slot(r, i);
+
+	memcpy(s, m, offsetof(struct tpz_hdr, seq));
+	memcpy((uint8_t *)s + offsetof(struct tpz_hdr, token), (const uint8_t *)m + offsetof(struct tpz_hdr, token),
+	       TPZ_MSG_SIZE - offsetof(struct tpz_hdr, token));
+	/* release: the slot and descriptor writes above are visible to the
+	 * consumer before it sees the index (acquire in tpz_ring_ready). */
+	atomic_store_explicit(slot_seq(r, i), i, memory_order_release);
+}
+/* Consumer: has slot i been published? */
+static inline bool tpz_ring_ready(struct tpz_ring *r, uint32_t i)
+{
+	/* acquire: pairs with the release store in tpz_ring_put. */
+	return atomic_load_explicit(slot_seq(r, i), memory_order_acquire) == i;
 }
 /* Consumer: hand slots before new_tail back to the producer. */
 static inline void tpz_ring_release(struct tpz_ring *r, uint32_t new_tail)

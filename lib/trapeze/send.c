@@ -65,22 +65,21 @@ int tpz_send(struct tpz_endpoint *ep, const struct tpz_send *s)
 	if (s->data_len)
 		memcpy(m.data, s->data, s->data_len);
 
-	pthread_mutex_lock(&p->send_lock);
+	tpz_lock(&p->send_lock);
 	if (!p->link) {            /* went down while we waited for the lock */
-		pthread_mutex_unlock(&p->send_lock);
+		tpz_unlock(&p->send_lock);
 		return -ENOTCONN;
 	}
 	m.hdr.seq = p->tx_seq;
 	rc = p->ops->send(ep, p, &m, pl_len ? s->payload : NULL, pl_len, s->done, s->done_arg);
-	if (rc == 0)
-		p->tx_seq++;
-	pthread_mutex_unlock(&p->send_lock);
 	if (rc == 0) {
-		CTR_ADD(ep, msgs_sent, 1);
-		CTR_ADD(ep, bytes_sent, pl_len);
+		p->tx_seq++;
+		TX_INC(p, msgs, 1);
+		TX_INC(p, bytes, pl_len);
 	} else if (rc == -EAGAIN) {
-		CTR_ADD(ep, ring_full, 1);
+		TX_INC(p, ring_full, 1);
 	}
+	tpz_unlock(&p->send_lock);
 	return rc;
 }
 

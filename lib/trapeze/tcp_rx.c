@@ -76,7 +76,7 @@ static void begin_payload(struct tpz_endpoint *ep, struct tpz_peer *p, struct tp
 		r->discard = true;
 		r->drop_why = why;
 	} else if (!r->e) {
-		CTR_ADD(ep, payload_zero_copy, 1);
+		RX_INC(ep, payload_zero_copy, 1);
 	}
 }
 
@@ -91,12 +91,12 @@ static void finish(struct tpz_endpoint *ep, struct tpz_peer *p, struct tpz_tcp_r
 			if (r->e->cancelled || r->discard) {
 				r->discard = true;
 				r->drop_why = "token cancelled while the payload arrived";
-				CTR_ADD(ep, ipt_drops, 1);
+				RX_INC(ep, ipt_drops, 1);
 			} else {
 				rx.placed = true;
 				rx.ipt_cookie = r->e->cookie;
 				rx.payload = r->e->buf;
-				CTR_ADD(ep, ipt_hits, 1);
+				RX_INC(ep, ipt_hits, 1);
 			}
 			tpz_ipt_retire(&ep->ipt, r->e);
 			pthread_mutex_unlock(&ep->ipt.lock);

@@ -28,6 +28,11 @@
 #include "trapeze.h"
 
 #define TPZ_CACHELINE 64
+#if defined(__x86_64__) || defined(__i386__)
+#define tpz_cpu_relax() __builtin_ia32_pause()
+#else
+#define tpz_cpu_relax() atomic_signal_fence(memory_order_seq_cst)
+#endif
 #define TPZ_IPT_SIZE  16384u           /* live tokens per endpoint */
 #define TPZ_POLL_BATCH 32              /* messages per burst dequeue */
 
@@ -114,12 +119,37 @@ int  tpz_ev_dispatch(struct tpz_endpoint *ep, int timeout_ms);
 
 /* ---- peers ---------------------------------------------------------------- */
 enum { PEER_DOWN = 0, PEER_UP = 1 };
+/* A tiny spinlock: held for a ring write or one sendmsg, never longer;
+ * one locked instruction per send instead of a mutex's two. */
+typedef struct { _Atomic int v; } tpz_lock_t;
+static inline void tpz_lock(tpz_lock_t *l)
+{
+	/* acquire: pairs with the release in tpz_unlock. */
+	while (atomic_exchange_explicit(&l->v, 1, memory_order_acquire))
+		while (atomic_load_explicit(&l->v, memory_order_relaxed))
+			tpz_cpu_relax();
+}
+static inline void tpz_unlock(tpz_lock_t *l)
+{
+	atomic_store_explicit(&l->v, 0, memory_order_release);
+}
+
+/* Counters with one writer at a time (the delivery thread, or a sender
+ * under the peer's send_lock): a plain add, no locked instruction. */
+#define CTR_INC(var, n) atomic_store_explicit(&(var), \
+	atomic_load_explicit(&(var), memory_order_relaxed) + (n), memory_order_relaxed)
+
+struct tpz_txctr {     /* written under send_lock */
+	_Atomic uint64_t msgs, bytes, ring_full, wakeups_sent, wakeups_suppressed, copies, zero_copy;
+};
+
 struct tpz_peer {
 	uint32_t                   node;
 	_Atomic int                state;
 	const struct tpz_link_ops *ops;
 	void                      *link;        /* the link's per-peer state */
-	pthread_mutex_t            send_lock;   /* senders on several threads */
+	tpz_lock_t                 send_lock;   /* senders on several threads */
+	struct tpz_txctr           tx;
 	uint32_t                   tx_seq;      /* under send_lock */
 	uint32_t                   rx_seq;      /* delivery thread only */
 };
@@ -134,14 +164,17 @@ struct tpz_handler_slot {
 	struct tpz_handler_ops ops;
 };
 
-struct tpz_ctr {   /* atomics: senders on any thread bump them */
-	_Atomic uint64_t msgs_sent, msgs_recv, bytes_sent, bytes_recv, ring_full;
-	_Atomic uint64_t wakeups_sent, wakeups_suppressed, sleeps;
+struct tpz_ctr {   /* receive side and rare events; send side: tpz_txctr */
+	_Atomic uint64_t msgs_recv, bytes_recv, sleeps;
 	_Atomic uint64_t ipt_hits, ipt_misses, ipt_drops, unknown_handler;
 	_Atomic uint64_t peers_up, peers_down, protocol_errors, auth_refused;
 	_Atomic uint64_t payload_copies, payload_zero_copy;
 };
+/* CTR_ADD: rare events, any thread.  RX_INC: the delivery thread only.
+ * TX_INC: under the peer's send_lock. */
 #define CTR_ADD(ep, f, n) atomic_fetch_add_explicit(&(ep)->ctr.f, (n), memory_order_relaxed)
+#define RX_INC(ep, f, n) CTR_INC((ep)->ctr.f, n)
+#define TX_INC(p, f, n) CTR_INC((p)->tx.f, n)
 
 struct tpz_done { tpz_done_fn fn; void *arg; int status; };
 /* Queue a send completion; it runs from the next tpz_poll (any thread may call). */
@@ -209,11 +242,6 @@ bool tpz_auth_verify(const uint8_t key[32], char role, const uint8_t *nonce1, co
 void tpz_auth_nonce(uint8_t nonce[TPZ_NONCE_SIZE]);
 
 uint64_t tpz_now_ns(void);
-#if defined(__x86_64__) || defined(__i386__)
-#define tpz_cpu_relax() __builtin_ia32_pause()
-#else
-#define tpz_cpu_relax() atomic_signal_fence(memory_order_seq_cst)
-#endif
 void tpz_msg_init(struct tpz_msg *m, uint8_t handler, uint32_t src, uint32_t dst);
 
 #endif
