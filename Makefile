@@ -64,7 +64,7 @@ fuzz: $(FUZZ_BIN)
 build-fuzz/%: fuzz/%.c $(TPZ_SRC)
 	@mkdir -p build-fuzz
 	clang -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Ilib -pthread \
-	  -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
+	  -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c,$^) $(LIBS)
 
 test: all
 	tests/run.sh $(B)

@@ -138,6 +138,7 @@ int tpz_endpoint_create(const struct tpz_config *cfg, struct tpz_endpoint **out)
 	rc = cfg->fabric ? tpz_shm_attach(ep) : private_pool(ep);
 	if (rc < 0)
 		goto err_fds;
+	tpz_stat_open(ep);
 	*out = ep;
 	return 0;
 
@@ -162,6 +163,7 @@ void tpz_endpoint_destroy(struct tpz_endpoint *ep)
 			tpz_peer_down(ep, p, TPZ_DOWN_CLOSED, true);
 	}
 	tpz_tcp_fini(ep);
+	tpz_stat_close(ep);
 	if (ep->shm)
 		tpz_shm_detach(ep);
 	if (ep->pool_mem)

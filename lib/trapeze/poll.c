@@ -111,6 +111,7 @@ int tpz_poll(struct tpz_endpoint *ep, int max)
 	if (++ep->poll_ticks % (n ? EV_EVERY * 16 : EV_EVERY) == 0) {
 		tpz_ev_dispatch(ep, 0);
 		tpz_tcp_tick(ep);
+		tpz_stat_publish(ep, false);
 	}
 	atomic_store_explicit(&ep->polling, 0, memory_order_relaxed);
 	return n;
@@ -160,6 +161,7 @@ int tpz_wait(struct tpz_endpoint *ep, int timeout_ms)
 		/* Wake at least once a second for handshake deadlines. */
 		tpz_ev_dispatch(ep, ms < 0 || ms > 1000 ? 1000 : ms);
 		tpz_tcp_tick(ep);
+		tpz_stat_publish(ep, false);
 		atomic_store_explicit(&ep->polling, 0, memory_order_release);
 		tpz_shm_sleep_prepare(ep, false);
 		spin_end = 0;   /* woken: poll, and sleep again at once if it was spurious */

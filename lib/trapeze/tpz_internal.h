@@ -181,6 +181,7 @@ struct tpz_done { tpz_done_fn fn; void *arg; int status; };
 void tpz_complete_later(struct tpz_endpoint *ep, tpz_done_fn fn, void *arg, int status);
 
 struct tpz_shm;     /* link_shm.c */
+struct tpz_stat_page;
 struct tpz_tcp;     /* link_tcp.c */
 
 struct tpz_endpoint {
@@ -207,6 +208,9 @@ struct tpz_endpoint {
 	struct tpz_done        *done_q;
 	uint32_t                done_n, done_cap;
 	_Atomic uint32_t        done_pending;
+	struct tpz_stat_page   *stat;           /* counters for tpz-stat (stat.c) */
+	char                    stat_name[96];
+	uint64_t                stat_last;
 	struct tpz_shm         *shm;            /* NULL without a fabric */
 	struct tpz_tcp         *tcp;            /* NULL until listen/connect */
 	uint32_t                max_payload;
@@ -221,6 +225,11 @@ void tpz_log(struct tpz_endpoint *ep, int level, const char *fmt, ...)
 void tpz_deliver(struct tpz_endpoint *ep, struct tpz_peer *p, struct tpz_rx *rx);
 /* Validate a header from a link; NULL if fine, else the reason. */
 const char *tpz_wire_check(const struct tpz_msg *m, uint32_t max_payload);
+
+/* stat.c */
+void tpz_stat_open(struct tpz_endpoint *ep);
+void tpz_stat_publish(struct tpz_endpoint *ep, bool now);
+void tpz_stat_close(struct tpz_endpoint *ep);
 
 /* shm link entry points used by endpoint.c and poll.c */
 int  tpz_shm_attach(struct tpz_endpoint *ep);
