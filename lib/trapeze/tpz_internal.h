@@ -10,11 +10,15 @@
  *   send.c      tpz_send: argument checks, then the peer's link
  *   poll.c      tpz_poll/tpz_wait: spin, then sleep; event sources
  *   peer.c      peer table, peer up/down
- *   link_shm.c  the shm link: fabric segment, channels, control sockets
- *   link_tcp.c  the tcp link: connections, send queue, socket I/O
+ *   fabric.c    the shm fabric segment: layout, node slots, doorbell fences
+ *   link_shm.c  the shm link's control side: connect, accept, peer death
+ *   shm_data.c  the shm link's data path: send, receive, one-copy reads
+ *   link_tcp.c  the tcp link: handshake, send queue, socket I/O
  *   tcp_rx.c    the tcp receive state machine (fuzzed)
+ *   connect.c   tpz_listen/tpz_connect: URL to link
  *   auth.c      the handshake MACs (libsodium)
  *   cluster.c   cluster file parsing
+ *   stat.c      counters published for tpz-stat
  */
 #ifndef TPZ_INTERNAL_H
 #define TPZ_INTERNAL_H
