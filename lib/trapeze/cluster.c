@@ -58,7 +58,7 @@ int tpz_cluster_parse(const char *text, struct tpz_cluster_node *nodes, int max)
 		if (n >= max)
 			return -ENOSPC;
 		nodes[n].node = (uint32_t)id;
-		snprintf(nodes[n].url, sizeof(nodes[n].url), "%s", url);
+		memcpy(nodes[n].url, url, strlen(url) + 1);   /* length checked above */
 		n++;
 	}
 	return n;

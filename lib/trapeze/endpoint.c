@@ -3,6 +3,7 @@
  * counters and the log hook.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,6 +235,8 @@ void tpz_counters(struct tpz_endpoint *ep, struct tpz_counters *o)
 
 const char *tpz_strerror(int err)
 {
+	if (err == INT_MIN)
+		return "unknown error";
 	if (err < 0)
 		err = -err;
 	switch (err) {

@@ -170,6 +170,10 @@ int tpz_shm_attach(struct tpz_endpoint *ep)
 			shm_unlink(s->name);
 	} else if (errno == EEXIST && (fd = shm_open(s->name, O_RDWR | O_CLOEXEC, 0)) >= 0) {
 		rc = fab_join(ep, s, fd);
+		if (rc == 0 && (s->hdr->ring_slots != ep->cfg.ring_slots || s->hdr->frame_size != ep->cfg.frame_size ||
+				s->hdr->nframes != ep->cfg.pool_frames))
+			tpz_log(ep, TPZ_LOG_INFO, "fabric %s exists: using its %u-slot rings and %u frames of %u KiB",
+				ep->cfg.fabric, s->hdr->ring_slots, s->hdr->nframes, s->hdr->frame_size >> 10);
 	} else {
 		rc = -errno;
 	}

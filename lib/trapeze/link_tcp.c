@@ -48,7 +48,7 @@ struct tcp_conn {
 	uint8_t            nonce_a[TPZ_NONCE_SIZE];
 	uint8_t            hs_buf[TPZ_MSG_SIZE];
 	uint32_t           hs_got;
-	char               who[64];          /* address, for log lines */
+	char               who[NI_MAXHOST + NI_MAXSERV + 2];   /* address, for log lines */
 	/* send queue (under the peer's send_lock) */
 	struct txq_entry  *q;
 	uint32_t           q_head, q_n, q_cap;
@@ -505,7 +505,7 @@ static void accept_event(struct tpz_endpoint *ep, struct tpz_evsrc *src, uint32_
 	while ((fd = accept4(src->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 		struct tcp_conn *c = calloc(1, sizeof(*c));
 		int slot = -1;
-		char host[64] = "?", serv[16] = "?";
+		char host[NI_MAXHOST] = "?", serv[NI_MAXSERV] = "?";
 
 		getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), serv, sizeof(serv),
 			    NI_NUMERICHOST | NI_NUMERICSERV);
