@@ -22,6 +22,11 @@ LIBS    := -lsodium
 TPZ_SRC  := $(wildcard lib/trapeze/*.c)
 TPZ_OBJ  := $(TPZ_SRC:%.c=$(B)/%.o)
 TPZ_LIB  := $(B)/lib/libtrapeze.a
+NRPC_SRC := $(wildcard lib/netrpc/*.c)
+NRPC_OBJ := $(NRPC_SRC:%.c=$(B)/%.o)
+NRPC_LIB := $(B)/lib/libnetrpc.a
+# Libraries in link order: upper layers first.
+LIBS_A   := $(NRPC_LIB) $(TPZ_LIB)
 
 PROGS    := $(notdir $(patsubst %/,%,$(dir $(wildcard src/*/*.c))))
 PROG_BIN := $(PROGS:%=$(B)/bin/%)
@@ -33,7 +38,7 @@ TEST_COMMON := $(B)/tests/testlib.o
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
-all: $(TPZ_LIB) $(PROG_BIN) $(TEST_BIN) $(BENCH_BIN)
+all: $(LIBS_A) $(PROG_BIN) $(TEST_BIN) $(BENCH_BIN)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -43,17 +48,21 @@ $(TPZ_LIB): $(TPZ_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
+$(NRPC_LIB): $(NRPC_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
 # Each program is the .c files of its folder under src/.
 .SECONDEXPANSION:
-$(B)/bin/%: $$(addprefix $(B)/,$$(subst .c,.o,$$(wildcard src/$$*/*.c))) $(TPZ_LIB)
+$(B)/bin/%: $$(addprefix $(B)/,$$(subst .c,.o,$$(wildcard src/$$*/*.c))) $(LIBS_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/tests/t-%: $(B)/tests/t-%.o $(TEST_COMMON) $(TPZ_LIB)
+$(B)/tests/t-%: $(B)/tests/t-%.o $(TEST_COMMON) $(LIBS_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/bench/%: $(B)/bench/%.o $(TPZ_LIB)
+$(B)/bench/%: $(B)/bench/%.o $(LIBS_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -61,7 +70,7 @@ $(B)/bench/%: $(B)/bench/%.o $(TPZ_LIB)
 FUZZ_SRC := $(wildcard fuzz/fuzz-*.c)
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 fuzz: $(FUZZ_BIN)
-build-fuzz/%: fuzz/%.c $(TPZ_SRC)
+build-fuzz/%: fuzz/%.c $(TPZ_SRC) $(NRPC_SRC)
 	@mkdir -p build-fuzz
 	clang -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Ilib -pthread \
 	  -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c,$^) $(LIBS)

@@ -105,7 +105,13 @@ struct tpz_send {
 	uint64_t                  token;      /* receiver's IPT token, 0 = none */
 	tpz_done_fn               done;       /* see tpz_send() */
 	void                     *done_arg;
+	uint32_t                  flags;      /* TPZ_SEND_* */
 };
+
+/* The payload's pool frames are lent, not given: they stay the sender's
+ * (e.g. pages of a cache), the receiver copies them once, and done runs
+ * when the engine no longer reads them.  Needs a done callback. */
+#define TPZ_SEND_LEND 0x1u
 
 /* Counters: monotonic, readable at any time. */
 struct tpz_counters {

@@ -211,6 +211,13 @@ static void ctl_event(struct tpz_endpoint *ep, struct tpz_evsrc *src, uint32_t e
 	if (rc == 0 && c.op == TPZ_LINK_GOODBYE) {
 		ch->goodbye_seen = true;
 		reason = TPZ_DOWN_CLOSED;
+		/* What it sent before saying goodbye is still in the ring: deliver
+		 * it first, as tcp does (there the goodbye follows the data). */
+		struct tpz_peer *p = &ep->peers[node];
+		while (atomic_load(&p->state) == PEER_UP && tpz_shm_ops.poll(ep, p, TPZ_POLL_BATCH) > 0)
+			;
+		if (atomic_load(&p->state) != PEER_UP)
+			return;
 	} else if (rc == -EPROTO || (rc == 0 && c.op != TPZ_LINK_GOODBYE)) {
 		CTR_ADD(ep, protocol_errors, 1);
 		tpz_log(ep, TPZ_LOG_WARN, "node %u: bad control message from shm peer %u; closing",

@@ -36,6 +36,7 @@ struct txq_entry {
 	uint32_t           total;
 	tpz_done_fn        done;
 	void              *arg;
+	bool               lent;      /* frames stay the sender's (TPZ_SEND_LEND) */
 };
 
 enum { HS_NONE = 0, HS_WAIT_PROVE = 1 };
@@ -156,7 +157,7 @@ static uint32_t entry_iov(struct txq_entry *t, struct iovec *iov)
 /* The engine is done with a message: give its frames back, tell the sender. */
 static void entry_done(struct tpz_endpoint *ep, struct txq_entry *t, int status)
 {
-	for (uint32_t i = 0; i < t->pl.nseg; i++)
+	for (uint32_t i = 0; i < t->pl.nseg && !t->lent; i++)
 		if (tpz_is_frame(ep, t->pl.seg[i].base))
 			tpz_frame_free(ep, t->pl.seg[i].base);
 	tpz_complete_later(ep, t->done, t->arg, status);
@@ -256,10 +257,11 @@ static int keep_payload(struct tpz_endpoint *ep, struct tpz_peer *p, struct txq_
 }
 
 static int tcp_send(struct tpz_endpoint *ep, struct tpz_peer *p, struct tpz_msg *m,
-		    const struct tpz_payload *pl, uint32_t pl_len, tpz_done_fn done, void *arg)
+		    const struct tpz_payload *pl, uint32_t pl_len, tpz_done_fn done, void *arg, uint32_t flags)
 {
 	struct tcp_conn *c = p->link;
-	struct txq_entry t = { .m = *m, .total = TPZ_MSG_SIZE + pl_len, .done = done, .arg = arg };
+	struct txq_entry t = { .m = *m, .total = TPZ_MSG_SIZE + pl_len, .done = done, .arg = arg,
+			       .lent = (flags & TPZ_SEND_LEND) != 0 };
 	int rc;
 
 	if (c->q_n >= ep->cfg.ring_slots)
@@ -323,7 +325,7 @@ static int tcp_poll(struct tpz_endpoint *ep, struct tpz_peer *p, int budget)
 			ep->cfg.node, p->node, c->who, why);
 		tpz_peer_down(ep, p, TPZ_DOWN_PROTOCOL, false);
 	} else {
-		tpz_peer_down(ep, p, n == -ECONNRESET ? TPZ_DOWN_CLOSED : TPZ_DOWN_DIED, false);
+		tpz_peer_down(ep, p, n == -ESHUTDOWN ? TPZ_DOWN_CLOSED : TPZ_DOWN_DIED, false);
 	}
 	return 0;
 }

@@ -15,7 +15,10 @@
 
 #include "tpz_internal.h"
 
-#define EV_EVERY 64   /* idle polls between checks of link events */
+/* Polls between looks at link events (new connections, dead peers): an
+ * epoll_wait costs more than a whole shm round trip, so it must be rare on
+ * a spinning path; a few hundred microseconds of delay there is harmless. */
+#define EV_EVERY 4096
 
 int tpz_ev_add(struct tpz_endpoint *ep, struct tpz_evsrc *src, uint32_t events)
 {
@@ -95,11 +98,10 @@ int tpz_poll(struct tpz_endpoint *ep, int max)
 
 	if (!ep)
 		return -EINVAL;
-	/* Not re-entrant: an upcall that polls would deliver out of order.
-	 * (A plain check, not a lock: one thread drives delivery.) */
-	if (atomic_load_explicit(&ep->polling, memory_order_relaxed))
+	/* One delivery thread at a time, and not re-entrant: an upcall that
+	 * polls would deliver out of order.  Threads that lose get -EBUSY. */
+	if (atomic_exchange_explicit(&ep->polling, 1, memory_order_acquire))
 		return -EBUSY;
-	atomic_store_explicit(&ep->polling, 1, memory_order_relaxed);
 	for (uint32_t i = 0; i < atomic_load_explicit(&ep->nup, memory_order_relaxed) && n < budget; i++) {
 		struct tpz_peer *p = &ep->peers[ep->up_list[i]];
 		if (atomic_load_explicit(&p->state, memory_order_relaxed) == PEER_UP)
@@ -108,12 +110,12 @@ int tpz_poll(struct tpz_endpoint *ep, int max)
 	run_completions(ep);
 	/* Link events (new connections, dead peers) are rare: look now and
 	 * then, not on every spin of a busy loop. */
-	if (++ep->poll_ticks % (n ? EV_EVERY * 16 : EV_EVERY) == 0) {
+	if (++ep->poll_ticks % EV_EVERY == 0) {
 		tpz_ev_dispatch(ep, 0);
 		tpz_tcp_tick(ep);
 		tpz_stat_publish(ep, false);
 	}
-	atomic_store_explicit(&ep->polling, 0, memory_order_relaxed);
+	atomic_store_explicit(&ep->polling, 0, memory_order_release);
 	return n;
 }
 

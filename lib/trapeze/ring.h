@@ -24,7 +24,10 @@
 #include "trapeze_wire.h"
 #include "trapeze.h"
 
-enum { DESC_NONE = 0, DESC_FRAMES = 1, DESC_REMOTE = 2 };
+/* FRAMES: pool frames, now the receiver's.  LENT: pool frames the sender
+ * keeps; the receiver copies them.  REMOTE: the sender's private memory,
+ * read by the receiver with process_vm_readv. */
+enum { DESC_NONE = 0, DESC_FRAMES = 1, DESC_REMOTE = 2, DESC_LENT = 3 };
 
 /* Where a message's payload is, for the consumer. */
 struct tpz_desc {

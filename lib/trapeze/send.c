@@ -46,6 +46,8 @@ int tpz_send(struct tpz_endpoint *ep, const struct tpz_send *s)
 		return rc;
 	if (s->token && !pl_len)
 		return -EINVAL;   /* a token names where a payload goes */
+	if ((s->flags & ~TPZ_SEND_LEND) || ((s->flags & TPZ_SEND_LEND) && !s->done))
+		return -EINVAL;
 	struct tpz_peer *p = tpz_peer_get(ep, s->dst);
 	if (!p)
 		return -EINVAL;
@@ -71,7 +73,7 @@ int tpz_send(struct tpz_endpoint *ep, const struct tpz_send *s)
 		return -ENOTCONN;
 	}
 	m.hdr.seq = p->tx_seq;
-	rc = p->ops->send(ep, p, &m, pl_len ? s->payload : NULL, pl_len, s->done, s->done_arg);
+	rc = p->ops->send(ep, p, &m, pl_len ? s->payload : NULL, pl_len, s->done, s->done_arg, s->flags);
 	if (rc == 0) {
 		p->tx_seq++;
 		TX_INC(p, msgs, 1);

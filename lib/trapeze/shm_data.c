@@ -112,7 +112,7 @@ static int pend_push(struct shm_chan *ch, uint32_t seq, tpz_done_fn fn, void *ar
 }
 
 static int shm_send(struct tpz_endpoint *ep, struct tpz_peer *p, struct tpz_msg *m,
-		    const struct tpz_payload *pl, uint32_t pl_len, tpz_done_fn done, void *arg)
+		    const struct tpz_payload *pl, uint32_t pl_len, tpz_done_fn done, void *arg, uint32_t flags)
 {
 	struct shm_chan *ch = p->link;
 	uint32_t owner = TPZ_OWNER(p->node);
@@ -124,7 +124,12 @@ static int shm_send(struct tpz_endpoint *ep, struct tpz_peer *p, struct tpz_msg 
 	 * message leaves its cache line alone. */
 	struct tpz_desc *d = tpz_ring_desc(ch->out, ch->head);
 	if (pl) {
-		if (frames_only(ep, pl, d)) {
+		if ((flags & TPZ_SEND_LEND) && frames_only(ep, pl, d)) {
+			/* The receiver copies straight out of our frames. */
+			if ((rc = pend_push(ch, ch->head, done, arg)) < 0)
+				return rc;
+			d->kind = DESC_LENT;
+		} else if (!(flags & TPZ_SEND_LEND) && frames_only(ep, pl, d)) {
 			/* Zero copy: the frames change owner and travel by index. */
 			for (uint32_t i = 0; i < d->nseg; i++)
 				tpz_pool_set_owner(&ep->pool, d->idx[i], owner);
@@ -153,7 +158,7 @@ copy:
 			d->kind = DESC_FRAMES;
 			TX_INC(p, copies, 1);
 			/* Frames among the sources were given to us: done with them. */
-			for (uint32_t i = 0; i < pl->nseg; i++)
+			for (uint32_t i = 0; i < pl->nseg && !(flags & TPZ_SEND_LEND); i++)
 				if (tpz_is_frame(ep, pl->seg[i].base))
 					tpz_frame_free(ep, pl->seg[i].base);
 			tpz_complete_later(ep, done, arg, 0);
@@ -182,7 +187,7 @@ static void take_payload(struct tpz_endpoint *ep, struct tpz_peer *p, struct shm
 	}
 	uint32_t sum = 0;
 	for (uint32_t i = 0; i < d->nseg; i++) {
-		if (d->kind == DESC_FRAMES && (d->idx[i] >= ep->pool.nframes ||
+		if ((d->kind == DESC_FRAMES || d->kind == DESC_LENT) && (d->idx[i] >= ep->pool.nframes ||
 					      d->addr[i] + d->len[i] > ep->pool.frame_size)) {
 			why = "payload descriptor out of the pool";
 			goto drop;
@@ -218,7 +223,7 @@ static void take_payload(struct tpz_endpoint *ep, struct tpz_peer *p, struct shm
 	uint32_t nd = 0;
 	for (uint32_t i = 0; i < dst.nseg; i++)
 		lv[nd++] = (struct iovec){ dst.seg[i].base, dst.seg[i].len };
-	if (d->kind == DESC_FRAMES) {
+	if (d->kind == DESC_FRAMES || d->kind == DESC_LENT) {
 		uint32_t si = 0, so = 0;
 		for (uint32_t i = 0, left = len; i < nd && left; i++) {
 			uint32_t done = 0, want = (uint32_t)lv[i].iov_len < left ? (uint32_t)lv[i].iov_len : left;

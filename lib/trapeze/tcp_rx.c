@@ -159,7 +159,7 @@ static int check_header(struct tpz_endpoint *ep, struct tpz_peer *p, struct tpz_
 		const struct tpz_link_ctl *c = (const void *)r->cur.data;
 		if (h->inline_len == sizeof(*c) && c->op == TPZ_LINK_GOODBYE) {
 			*why = "goodbye";
-			return -ECONNRESET;
+			return -ESHUTDOWN;
 		}
 		*why = "unexpected link message";
 		return -EPROTO;

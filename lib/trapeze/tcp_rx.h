@@ -40,7 +40,7 @@ typedef ssize_t (*tpz_readv_fn)(void *ctx, const struct iovec *iov, int n);
 /*
  * Deliver up to budget messages.  Returns the number delivered, or
  *   -EPIPE       end of stream (with *why "closed by peer")
- *   -ECONNRESET  the peer said goodbye
+ *   -ESHUTDOWN   the peer said goodbye
  *   -EPROTO      malformed bytes (*why says what)
  *   -errno       a read error
  */

@@ -101,7 +101,8 @@ struct tpz_link_ops {
 	const char *name;
 	/* Queue msg (header filled in) with payload pl; done as in tpz_send. */
 	int  (*send)(struct tpz_endpoint *ep, struct tpz_peer *p, struct tpz_msg *m,
-		     const struct tpz_payload *pl, uint32_t pl_len, tpz_done_fn done, void *arg);
+		     const struct tpz_payload *pl, uint32_t pl_len, tpz_done_fn done, void *arg,
+		     uint32_t flags);
 	/* Deliver up to budget arrived messages; run completions.  Returns count. */
 	int  (*poll)(struct tpz_endpoint *ep, struct tpz_peer *p, int budget);
 	/* Could poll deliver something right now?  (checked before sleeping) */
