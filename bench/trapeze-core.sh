@@ -4,7 +4,7 @@
 #   bench/trapeze-core.sh [--quick] [-r REPS] [-o DIR] [-h]
 #
 #   --quick   short runs, 1 rep unless -r is given (a smoke test, ~1 minute)
-#   -r REPS   repetitions of the whole suite (default 3); reps are interleaved
+#   -r REPS   repetitions of the whole suite (default 5); reps are interleaved
 #             (every benchmark once, then again) so drifts of a shared machine
 #             hit ours and the peers alike
 #   -o DIR    output directory (default bench/results)
@@ -32,7 +32,7 @@ while (($#)); do
     esac
     shift
 done
-[[ -n $REPS ]] || { ((QUICK)) && REPS=1 || REPS=3; }
+[[ -n $REPS ]] || { ((QUICK)) && REPS=1 || REPS=5; }
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || { echo "trapeze-core.sh: -r wants a positive number" >&2; exit 2; }
 
 CPU_S=${TPZ_CPU_SERVER:-0}
@@ -209,6 +209,7 @@ run_ours() {
     perf shm.lat.96B.inline  us_rtt rtt_us --link shm --test lat --size 96 "${lat[@]}"
     perf shm.rate.128B       Mmsg/s mmsgs_per_s --link shm --test rate --size 96 "${bw[@]}"
     perf shm.bw.64KiB.copy   GB/s gbytes_per_s --link shm --test bw --size 65536 --copy "${bw[@]}"
+    perf shm.bw.64KiB.copy.touch GB/s gbytes_per_s --link shm --test bw --size 65536 --copy --touch "${bw[@]}"
     perf shm.bw.64KiB.zc     GB/s gbytes_per_s --link shm --test bw --size 65536 --zero-copy "${bw[@]}"
     perf tcp.lat.128B        us_rtt rtt_us --link tcp --test lat --size 128 "${lat[@]}"
     perf tcp.bw.1MiB         GB/s gbytes_per_s --link tcp --test bw --size 1048576 "${bw[@]}"
@@ -233,36 +234,38 @@ stat() {
             else printf "%.4g\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-# goal rows: label | ours metric | peer group | peer metric | le/ge | goal ratio
+# goal rows: plot label | label | ours metric | peer group | peer metric | le/ge | goal
+# ratio ("-": shown for information, no goal)
 GOALS=(
-    "shm RTT 128 B (payload, zero-copy) vs UCX posix tag_lat 128 B|shm.lat.128B|ucx|posix.tag_lat.128B|le|0.5"
-    "shm RTT 128-byte control message (96 B inline) vs UCX posix tag_lat 128 B|shm.lat.96B.inline|ucx|posix.tag_lat.128B|le|0.5"
-    "shm message rate, 128-byte messages vs UCX posix tag_bw 128 B|shm.rate.128B|ucx|posix.tag_rate.128B|ge|2"
-    "shm bandwidth 64 KiB, one copy vs UCX posix tag_bw 64 KiB|shm.bw.64KiB.copy|ucx|posix.tag_bw.64KiB|ge|1.2"
-    "shm bandwidth 64 KiB, zero-copy frames vs UCX posix tag_bw 64 KiB|shm.bw.64KiB.zc|ucx|posix.tag_bw.64KiB|ge|-"
-    "tcp RTT 128 B vs UCX tcp tag_lat 128 B|tcp.lat.128B|ucx|tcp.tag_lat.128B|le|1.0"
-    "tcp bandwidth 1 MiB vs UCX tcp tag_bw 1 MiB|tcp.bw.1MiB|ucx|tcp.tag_bw.1MiB|ge|1.0"
-    "tcp bandwidth 1 MiB vs iperf3 one stream|tcp.bw.1MiB|iperf3|tcp.1stream|ge|0.9"
-    "shm blocking RTT vs futex ping-pong|shm.lat.block|futex|pingpong|le|1.2"
-    "tcp blocking RTT vs futex ping-pong|tcp.lat.block|futex|pingpong|le|-"
+    "shm RTT 128B|shm RTT 128 B (payload, zero-copy) vs UCX posix tag_lat 128 B|shm.lat.128B|ucx|posix.tag_lat.128B|le|0.5"
+    "shm RTT ctl msg|shm RTT 128-byte control message (96 B inline) vs UCX posix tag_lat 128 B|shm.lat.96B.inline|ucx|posix.tag_lat.128B|le|0.5"
+    "shm msg rate|shm message rate, 128-byte messages vs UCX posix tag_bw 128 B|shm.rate.128B|ucx|posix.tag_rate.128B|ge|2"
+    "shm bw 64K copy|shm bandwidth 64 KiB, one copy vs UCX posix tag_bw 64 KiB|shm.bw.64KiB.copy|ucx|posix.tag_bw.64KiB|ge|1.2"
+    "shm bw 64K copy+read|shm bandwidth 64 KiB, one copy, receiver reads the data vs UCX posix tag_bw 64 KiB|shm.bw.64KiB.copy.touch|ucx|posix.tag_bw.64KiB|ge|-"
+    "shm bw 64K zero-copy|shm bandwidth 64 KiB, zero-copy frames vs UCX posix tag_bw 64 KiB|shm.bw.64KiB.zc|ucx|posix.tag_bw.64KiB|ge|-"
+    "tcp RTT 128B|tcp RTT 128 B vs UCX tcp tag_lat 128 B|tcp.lat.128B|ucx|tcp.tag_lat.128B|le|1.0"
+    "tcp bw 1M vs UCX|tcp bandwidth 1 MiB vs UCX tcp tag_bw 1 MiB|tcp.bw.1MiB|ucx|tcp.tag_bw.1MiB|ge|1.0"
+    "tcp bw 1M vs iperf3|tcp bandwidth 1 MiB vs iperf3 one stream|tcp.bw.1MiB|iperf3|tcp.1stream|ge|0.9"
+    "shm blocking RTT|shm blocking RTT vs futex ping-pong|shm.lat.block|futex|pingpong|le|1.2"
+    "tcp blocking RTT|tcp blocking RTT vs futex ping-pong|tcp.lat.block|futex|pingpong|le|-"
 )
 
-# One line per goal row: label ours peer ratio goal met speedup speedup_goal
+# One line per goal row: label ours peer ratio goal met speedup speedup_goal short
 goal_rows() {
-    local row label om pg pm dir goal o p
+    local row short label om pg pm dir goal o p
     for row in "${GOALS[@]}"; do
-        IFS='|' read -r label om pg pm dir goal <<<"$row"
+        IFS='|' read -r short label om pg pm dir goal <<<"$row"
         o=$(stat ours "$om" median)
         p=$(stat "$pg" "$pm" median)
-        awk -v l="$label" -v o="$o" -v p="$p" -v d="$dir" -v g="$goal" 'BEGIN {
+        awk -v l="$label" -v sh="$short" -v o="$o" -v p="$p" -v d="$dir" -v g="$goal" 'BEGIN {
             r = (o != "" && p != "" && p > 0) ? o / p : ""
             met = (r == "" || g == "-") ? "—" : ((d == "le" ? r <= g : r >= g) ? "yes" : "**no**")
-            # improvement factor, higher is better, for the plot
-            s = (r == "" || r == 0) ? 0 : (d == "le" ? 1 / r : r)
-            sg = (g == "-") ? 0 : (d == "le" ? 1 / g : g)
-            printf "%s\t%s\t%s\t%s\t%s\t%s\t%.4g\t%.4g\n", l, (o == "" ? "n/a" : o),
+            # improvement factor, higher is better, for the plot ("?" = none)
+            s = (r == "" || r == 0) ? "?" : sprintf("%.4g", d == "le" ? 1 / r : r)
+            sg = (g == "-") ? "?" : sprintf("%.4g", d == "le" ? 1 / g : g)
+            printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l, (o == "" ? "n/a" : o),
                 (p == "" ? "n/a" : p), (r == "" ? "n/a" : sprintf("%.3g", r)),
-                (g == "-" ? "—" : (d == "le" ? "<= " : ">= ") g), met, s, sg }'
+                (g == "-" ? "—" : (d == "le" ? "<= " : ">= ") g), met, s, sg, sh }'
     done
 }
 
@@ -306,25 +309,26 @@ write_md() {
 write_png() {
     local dat=$LOGS/plot.dat
     have gnuplot || { log "WARN: gnuplot missing, no plot"; return 0; }
-    goal_rows | awk -F'\t' '{ l = $1; sub(/ vs .*/, "", l); gsub(/"/, "", l)
-        printf "\"%s\"\t%s\t%s\n", l, $7, $8 }' >"$dat"
+    goal_rows | awk -F'\t' '{ printf "\"%s\"\t%s\t%s\n", $9, $7, $8 }' >"$dat"
     gnuplot >"$LOGS/gnuplot.log" 2>&1 <<EOF || log "WARN: gnuplot failed (see $LOGS/gnuplot.log)"
 set terminal png size 1200,650 font ",10"
 set output "$PNG"
-set title "Trapeze vs peers: improvement factor over the peer (higher is better; latency: peer/ours)"
+set title "Trapeze vs peers: factor over the peer (higher is better; latency: peer/ours, rates: ours/peer)"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set boxwidth 0.9
 set xtics rotate by -30 left
-set ylabel "x peer"
-set yrange [0:*]
+set ylabel "x peer (log scale)"
+set logscale y
+set yrange [0.1:*]
+set datafile missing "?"
 set grid ytics
-set key top right
-set bmargin 10
-set rmargin 8
+set key top left
+set bmargin 8
+set rmargin 6
 plot "$dat" using 2:xtic(1) title "achieved" lc rgb "#2b7bba", \
-     "" using 3 title "goal (0 = none)" lc rgb "#d95f02", \
+     "" using 3 title "goal" lc rgb "#d95f02", \
      1 with lines dt 2 lc rgb "black" title "parity"
 EOF
 }

@@ -180,8 +180,10 @@ void   tpz_rx_release(struct tpz_endpoint *ep, struct tpz_rx *rx);   /* frees rx
  * is written to the socket straight away and only what the socket did not
  * take is copied.  Either way a payload is copied at most once end to end.
  * Returns 0, -EAGAIN (no credit: the receiver's ring is full; poll and retry),
- * -EMSGSIZE (payload over the maximum, inline data over 96 bytes),
- * -ENOTCONN (peer not up), -EINVAL (bad handler id, bad list).
+ * -ENOBUFS (shm: no free pool frame for the one copy; receivers still hold
+ * them; poll and retry), -EMSGSIZE (payload over the maximum, inline data
+ * over 96 bytes), -ENOTCONN (peer not up), -EINVAL (bad handler id, bad
+ * list, TPZ_SEND_LEND without done).
  */
 int tpz_send(struct tpz_endpoint *ep, const struct tpz_send *s);
 /* Convenience: inline-only message. */

@@ -86,7 +86,8 @@ _Static_assert(offsetof(struct tpz_msg, data) == 32, "wire offset");
  *
  * K is derived from the cluster secret; MAC is HMAC-SHA-512/256 (libsodium
  * crypto_auth).  A wrong version, node id or MAC gets a REFUSE (with a reason
- * code) and the connection is closed.  After the handshake, GOODBYE announces
+ * code) and the connection is closed.  Handshake messages carry seq 0; the
+ * data messages after it count from 0.  After the handshake, GOODBYE announces
  * an orderly close.  On shm the same HELLO/PROVE/WELCOME exchange runs over
  * the unix control socket (the segment itself is mode 0600).
  */

@@ -78,7 +78,7 @@ static int receiver(struct tl_proc *self, void *arg)
 		CHECK(received - before == (uint32_t)n,
 		      "tpz_poll returned %d but ran %u upcalls", n, received - before);
 		if (n == 0)
-			tl_pause();
+			tl_idle(ep);
 	}
 	CHECK(received == want, "phase 2: %u messages were accepted, %u arrived",
 	      k, received - PHASE1_N);

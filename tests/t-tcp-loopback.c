@@ -80,7 +80,7 @@ static int echo_server(struct tl_proc *self, void *arg)
 			tl_put_u32(self->wr, (uint32_t)(ups << 16 | downs));
 		}
 		if (n == 0)
-			tl_pause();
+			tl_idle(ep);
 	}
 	tpz_endpoint_destroy(ep);
 	return 0;
@@ -172,7 +172,7 @@ static void exchange(struct tpz_endpoint *ep, uint32_t from, uint32_t to)
 			CHECK(r == -EAGAIN, "tpz_send: %d %s", r, tpz_strerror(r));
 		}
 		if (tpz_poll(ep, 0) == 0)
-			tl_pause();
+			tl_idle(ep);
 	}
 }
 

@@ -15,10 +15,13 @@
 char tl_test_name[64] = "t-unknown";
 char tl_fabric[96]    = "t-unknown-0";
 bool tl_is_child;
+int  tl_soft_failures;
 
 #define TL_MAX_PROCS 32
 static pid_t procs[TL_MAX_PROCS];
 static int   nprocs;
+static pid_t spawned[TL_MAX_PROCS];     /* every pid we started, for cleanup */
+static int   nspawned;
 static pid_t main_pid;
 
 void tl_msg(const char *file, int line, const char *fmt, ...)
@@ -105,6 +108,17 @@ static void cleanup_fabric(void)
 			unlink(g.gl_pathv[i]);
 		globfree(&g);
 	}
+	/* Counter pages of our processes that died without destroying their
+	 * endpoint (killed on purpose, or failed): /dev/shm/tpz-stat.UID.PID.NODE */
+	for (int i = -1; i < nspawned; i++) {
+		snprintf(pat, sizeof(pat), "/dev/shm/tpz-stat.*.%d.*",
+			 (int)(i < 0 ? main_pid : spawned[i]));
+		if (glob(pat, 0, NULL, &g) == 0) {
+			for (size_t j = 0; j < g.gl_pathc; j++)
+				unlink(g.gl_pathv[j]);
+			globfree(&g);
+		}
+	}
 }
 
 void tl_init(int argc, char **argv, unsigned secs)
@@ -132,6 +146,17 @@ double tl_now_ms(void)
 void tl_pause(void)
 {
 	usleep(50);
+}
+
+void tl_idle(struct tpz_endpoint *ep)
+{
+	struct pollfd pfd = { .fd = tpz_event_fd(ep), .events = POLLIN };
+	struct timespec ts = { 0, 50 * 1000 };
+
+	if (pfd.fd < 0)
+		tl_pause();
+	else
+		ppoll(&pfd, 1, &ts, NULL);
 }
 
 /* ---- endpoints ---------------------------------------------------------- */
@@ -259,7 +284,7 @@ int tl_send(struct tpz_endpoint *ep, const struct tpz_send *s, int ms)
 		int pr = tpz_poll(ep, 0);
 		CHECK(pr >= 0, "tpz_poll: %s", tpz_strerror(pr));
 		if (pr == 0)
-			tl_pause();
+			tl_idle(ep);
 	}
 }
 
@@ -363,13 +388,16 @@ void tl_spawn(struct tl_proc *p, int (*fn)(struct tl_proc *self, void *arg), voi
 		struct tl_proc self = { .pid = getpid(), .rd = down[0], .wr = up[1],
 					.index = p->index };
 		tl_is_child = true;
+		tl_soft_failures = 0;
 		nprocs = 0;
+		nspawned = 0;
 		close(down[1]);
 		close(up[0]);
 		tl_watchdog(60);   /* never outlive the runner; the parent watches too */
 		int rc = fn(&self, arg);
-		fflush(NULL);
-		_exit(rc);
+		/* exit, not _exit: LeakSanitizer checks the peer processes too
+		 * (our atexit handler does nothing in a child). */
+		exit(rc);
 	}
 	close(down[0]);
 	close(up[1]);
@@ -377,6 +405,8 @@ void tl_spawn(struct tl_proc *p, int (*fn)(struct tl_proc *self, void *arg), voi
 	p->rd = up[0];
 	p->wr = down[1];
 	procs[nprocs++] = pid;
+	if (nspawned < TL_MAX_PROCS)
+		spawned[nspawned++] = pid;
 }
 
 static void forget(pid_t pid)
@@ -418,6 +448,31 @@ void tl_reap(struct tl_proc *p, int ms)
 	      (int)p->pid, WEXITSTATUS(st));
 }
 
+bool tl_reap_ok(struct tl_proc *p, int ms)
+{
+	int st = tl_reap_status(p, ms);
+
+	if (st == -1)
+		NOTE("peer process %d did not exit within %d ms (killed)", (int)p->pid, ms);
+	else if (WIFSIGNALED(st))
+		NOTE("peer process %d died of signal %d (%s)", (int)p->pid, WTERMSIG(st),
+		     strsignal(WTERMSIG(st)));
+	else if (WEXITSTATUS(st) != 0)
+		NOTE("peer process %d exited with code %d", (int)p->pid, WEXITSTATUS(st));
+	else
+		return true;
+	return false;
+}
+
+int tl_finish(void)
+{
+	if (tl_soft_failures)
+		tl_msg(__FILE__, __LINE__, "%d EXPECT failure(s): FAIL", tl_soft_failures);
+	fflush(stdout);
+	fflush(stderr);
+	return tl_soft_failures ? TL_EXIT_FAIL : TL_EXIT_PASS;
+}
+
 void tl_kill(struct tl_proc *p, int sig)
 {
 	CHECK(p->pid > 0 && kill(p->pid, sig) == 0, "kill(%d, %d): %s", (int)p->pid, sig,
@@ -456,9 +511,12 @@ static void get_common(struct tpz_endpoint *ep, int fd, void *buf, size_t n, int
 		int pr;
 
 		if (ep) {
+			/* Wake for the pipe or for the endpoint's work. */
+			struct pollfd two[2] = { pfd, { .fd = tpz_event_fd(ep), .events = POLLIN } };
 			int r = tpz_poll(ep, 0);
 			CHECK(r >= 0, "tpz_poll: %s", tpz_strerror(r));
-			pr = poll(&pfd, 1, r > 0 ? 0 : 1);
+			pr = poll(two, two[1].fd >= 0 ? 2 : 1, r > 0 ? 0 : 1);
+			pr = pr > 0 && (two[0].revents & (POLLIN | POLLHUP | POLLERR)) ? 1 : 0;
 		} else {
 			pr = poll(&pfd, 1, 10);
 		}

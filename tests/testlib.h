@@ -61,12 +61,28 @@ void tl_msg(const char *file, int line, const char *fmt, ...)
 
 #define NOTE(...) tl_msg(__FILE__, __LINE__, __VA_ARGS__)
 
+/* EXPECT(cond, fmt, ...): like CHECK, but the test goes on (so that later,
+ * independent checks still run) and fails at tl_finish(). */
+extern int tl_soft_failures;
+#define EXPECT(cond, ...) do {                                              \
+	if (!(cond)) {                                                      \
+		tl_msg(__FILE__, __LINE__, "EXPECT failed: %s", #cond);     \
+		tl_msg(__FILE__, __LINE__, __VA_ARGS__);                    \
+		tl_soft_failures++;                                         \
+	}                                                                   \
+} while (0)
+/* The exit code: 1 if any EXPECT failed, else 0. */
+int tl_finish(void);
+
 /* Start a test: name from argv[0], unique fabric name, watchdog of `secs`. */
 void tl_init(int argc, char **argv, unsigned secs);
 void tl_watchdog(unsigned secs);
 
 double tl_now_ms(void);
 void   tl_pause(void);   /* a short sleep inside wait loops */
+/* Idle in a poll loop the way an event loop would: until tpz_event_fd(ep)
+ * is readable ("tpz_poll has work"), at most 50 us. */
+void   tl_idle(struct tpz_endpoint *ep);
 
 /* Wait until cond holds, driving tpz_poll(ep) meanwhile.  True if it did. */
 #define POLL_UNTIL(ep, cond, ms) ({                                         \
@@ -77,7 +93,7 @@ void   tl_pause(void);   /* a short sleep inside wait loops */
 		if (tl_now_ms() > _end) break;                              \
 		int _pr = tpz_poll((ep), 0);                                \
 		CHECK(_pr >= 0, "tpz_poll: %s", tpz_strerror(_pr));         \
-		if (_pr == 0) tl_pause();                                   \
+		if (_pr == 0) tl_idle(ep);                                  \
 	}                                                                   \
 	_ok;                                                                \
 })
@@ -133,6 +149,8 @@ struct tl_proc {
 void tl_spawn(struct tl_proc *p, int (*fn)(struct tl_proc *self, void *arg), void *arg);
 /* Wait for the process to exit; fail unless it exits with code 0 within ms. */
 void tl_reap(struct tl_proc *p, int ms);
+/* Same, but only says why and returns whether it exited 0 (for EXPECT). */
+bool tl_reap_ok(struct tl_proc *p, int ms);
 /* Wait for exit and return the raw wait status (or -1 on timeout, then killed). */
 int  tl_reap_status(struct tl_proc *p, int ms);
 void tl_kill(struct tl_proc *p, int sig);

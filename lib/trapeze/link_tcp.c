@@ -37,6 +37,7 @@ struct txq_entry {
 	tpz_done_fn        done;
 	void              *arg;
 	bool               lent;      /* frames stay the sender's (TPZ_SEND_LEND) */
+	void              *heap;      /* the engine's copy of the payload, if any */
 };
 
 enum { HS_NONE = 0, HS_WAIT_PROVE = 1 };
@@ -160,6 +161,7 @@ static void entry_done(struct tpz_endpoint *ep, struct txq_entry *t, int status)
 	for (uint32_t i = 0; i < t->pl.nseg && !t->lent; i++)
 		if (tpz_is_frame(ep, t->pl.seg[i].base))
 			tpz_frame_free(ep, t->pl.seg[i].base);
+	free(t->heap);
 	tpz_complete_later(ep, t->done, t->arg, status);
 }
 
@@ -221,7 +223,9 @@ static int q_push(struct tcp_conn *c, const struct txq_entry *t)
 }
 
 /* The caller's memory must outlive the queue only if it gave a done
- * callback; otherwise what is not yet written is copied into frames. */
+ * callback; otherwise what is not yet written is copied, once, into a
+ * buffer of the engine's own (not pool frames: the pool may be empty and
+ * part of the message may already be on the wire). */
 static int keep_payload(struct tpz_endpoint *ep, struct tpz_peer *p, struct txq_entry *t)
 {
 	bool outside = false;
@@ -230,28 +234,20 @@ static int keep_payload(struct tpz_endpoint *ep, struct tpz_peer *p, struct txq_
 		outside |= !tpz_is_frame(ep, t->pl.seg[i].base);
 	if (!outside || t->done)
 		return 0;
-	struct tpz_payload copy;
 	uint32_t len = (uint32_t)tpz_payload_len(&t->pl);
-	int rc = tpz_payload_alloc(ep, &copy, len);
-	if (rc < 0)
-		return -ENOBUFS;
-	uint32_t di = 0, doff = 0;
+	uint8_t *copy = malloc(len ? len : 1);
+	if (!copy)
+		return -ENOMEM;
+	uint32_t off = 0;
 	for (uint32_t i = 0; i < t->pl.nseg; i++) {
-		uint32_t l = t->pl.seg[i].len, so = 0;
-		while (so < l) {
-			uint32_t k = copy.seg[di].len - doff < l - so ? copy.seg[di].len - doff : l - so;
-			memcpy((uint8_t *)copy.seg[di].base + doff, (uint8_t *)t->pl.seg[i].base + so, k);
-			so += k;
-			doff += k;
-			if (doff == copy.seg[di].len) {
-				di++;
-				doff = 0;
-			}
-		}
-		if (tpz_is_frame(ep, t->pl.seg[i].base))
+		memcpy(copy + off, t->pl.seg[i].base, t->pl.seg[i].len);
+		off += t->pl.seg[i].len;
+		if (tpz_is_frame(ep, t->pl.seg[i].base) && !t->lent)
 			tpz_frame_free(ep, t->pl.seg[i].base);
 	}
-	t->pl = copy;
+	t->pl.nseg = 1;
+	t->pl.seg[0] = (struct tpz_iov){ copy, len };
+	t->heap = copy;
 	TX_INC(p, copies, 1);
 	return 0;
 }
@@ -446,7 +442,9 @@ static void hs_prove(struct tpz_endpoint *ep, struct tcp_conn *c)
 	lc = (struct tpz_link_ctl *)m.data;
 	if ((why = ctl_check(&m, TPZ_LINK_PROVE))) {
 		CTR_ADD(ep, protocol_errors, 1);
-		hs_fail(ep, c, why, m.hdr.version != TPZ_VERSION ? TPZ_REFUSE_VERSION : 0);
+		int reason = m.hdr.magic != TPZ_MAGIC ? 0 : m.hdr.version != TPZ_VERSION ? TPZ_REFUSE_VERSION
+			   : lc->node >= TPZ_MAX_NODES ? TPZ_REFUSE_NODE : 0;
+		hs_fail(ep, c, why, reason);
 		return;
 	}
 	if (!tpz_auth_verify(ep->tcp->key, 'C', c->nonce_a, lc->nonce, lc->node, ep->cfg.node, lc->mac)) {

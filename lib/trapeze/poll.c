@@ -15,10 +15,12 @@
 
 #include "tpz_internal.h"
 
-/* Polls between looks at link events (new connections, dead peers): an
- * epoll_wait costs more than a whole shm round trip, so it must be rare on
- * a spinning path; a few hundred microseconds of delay there is harmless. */
-#define EV_EVERY 4096
+/* Link events (new connections, dead peers, handshakes) are looked at
+ * every EV_NS: an epoll_wait costs more than a whole shm round trip, so it
+ * must be rare on a spinning path, yet a slow poller must not wait long.
+ * The clock is read on idle polls only (and every EV_BUSY busy ones). */
+#define EV_NS   500000ull
+#define EV_BUSY 1024
 
 int tpz_ev_add(struct tpz_endpoint *ep, struct tpz_evsrc *src, uint32_t events)
 {
@@ -110,10 +112,14 @@ int tpz_poll(struct tpz_endpoint *ep, int max)
 	run_completions(ep);
 	/* Link events (new connections, dead peers) are rare: look now and
 	 * then, not on every spin of a busy loop. */
-	if (++ep->poll_ticks % EV_EVERY == 0) {
-		tpz_ev_dispatch(ep, 0);
-		tpz_tcp_tick(ep);
-		tpz_stat_publish(ep, false);
+	if (n == 0 || ++ep->poll_ticks % EV_BUSY == 0) {
+		uint64_t now = tpz_now_ns();
+		if (now - ep->ev_last >= EV_NS) {
+			ep->ev_last = now;
+			tpz_ev_dispatch(ep, 0);
+			tpz_tcp_tick(ep);
+			tpz_stat_publish(ep, false);
+		}
 	}
 	atomic_store_explicit(&ep->polling, 0, memory_order_release);
 	return n;

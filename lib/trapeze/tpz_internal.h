@@ -206,6 +206,7 @@ struct tpz_endpoint {
 	int                     evfd;           /* our doorbell (eventfd) */
 	struct tpz_evsrc        ev_doorbell;
 	uint32_t                poll_ticks;
+	uint64_t                ev_last;        /* last look at link events */
 	_Atomic int             polling;        /* one delivery thread at a time */
 	struct epoll_event      ev_batch[16];   /* being dispatched (see tpz_ev_del) */
 	int                     ev_n;

@@ -54,6 +54,8 @@ static void data_recv(struct tpz_endpoint *ep, struct tpz_rx *rx, void *arg)
 	if (rx->data_len >= sizeof seq)
 		memcpy(&seq, rx->data, sizeof seq);
 	c->pong_seq = seq;
+	if (c->o->touch && rx->payload_len)
+		c->touched += payload_touch(&rx->payload, rx->payload_len);
 	if (c->got_pong || rx->payload_len != (c->o->path == PATH_INLINE ? 0 : c->o->size))
 		c->errors++;
 	if (rx->payload_len && c->o->path == PATH_ZERO_COPY && !c->pong_frames) {
@@ -99,6 +101,9 @@ int client_send_ctl(struct client *c, uint8_t op)
 		.op = op, .test = (uint8_t)c->o->test, .path = (uint8_t)c->o->path,
 		.mode = (uint8_t)c->o->mode, .size = c->o->size,
 	};
+
+	if (op == OP_START && c->o->touch)
+		m.v[0] = PERF_F_TOUCH;
 
 	return send_ctl(c->ep, PERF_SERVER_NODE, &m);
 }

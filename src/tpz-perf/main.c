@@ -44,6 +44,8 @@ static const char usage[] =
 "  --zero-copy         payloads are pool frames handed over whole (default)\n"
 "  --copy              payloads are ordinary memory: the engine copies them once\n"
 "  --inline            force inline data (size <= 96)\n"
+"  --touch             receivers read every payload (one word per cache line),\n"
+"                      as a consumer would; default: handed over, not read\n"
 "  --peer URL          run only the client end against tcp://HOST:PORT\n"
 "  --listen PORT       run only the server end (node 0) on tcp port PORT, serving\n"
 "                      clients one after another until interrupted; give it the\n"
@@ -148,7 +150,7 @@ static void parse_enum(const char *s, const char *what, const char *a, const cha
 }
 
 enum { O_LINK = 256, O_TEST, O_SIZE, O_MODE, O_ITERS, O_REPS, O_PEER, O_LISTEN, O_NODE,
-       O_CPUS, O_CPUC, O_SECRET, O_INLINE, O_ZC, O_COPY, O_TIMEOUT };
+       O_CPUS, O_CPUC, O_SECRET, O_INLINE, O_ZC, O_COPY, O_TIMEOUT, O_TOUCH };
 
 static const struct option longopts[] = {
 	{ "link", 1, NULL, O_LINK },       { "test", 1, NULL, O_TEST },
@@ -159,6 +161,7 @@ static const struct option longopts[] = {
 	{ "cpu-client", 1, NULL, O_CPUC }, { "secret", 1, NULL, O_SECRET },
 	{ "inline", 0, NULL, O_INLINE },   { "zero-copy", 0, NULL, O_ZC },
 	{ "copy", 0, NULL, O_COPY },       { "timeout", 1, NULL, O_TIMEOUT },
+	{ "touch", 0, NULL, O_TOUCH },
 	{ "verbose", 0, NULL, 'v' },       { "help", 0, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -186,6 +189,7 @@ static void parse_opt(struct perf_opts *o, int opt, const char *arg, long *size)
 	case O_INLINE: o->force_inline = true; break;
 	case O_ZC:     o->force_zero_copy = true; break;
 	case O_COPY:   o->force_copy = true; break;
+	case O_TOUCH:  o->touch = true; break;
 	case O_TIMEOUT: o->timeout_s = (int)parse_num(arg, "timeout", 0, 86400); break;
 	case 'v':      o->verbose = true; perf_verbose = 1; break;
 	case 'h':      fputs(usage, stdout); exit(0);

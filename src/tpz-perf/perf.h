@@ -45,6 +45,7 @@ struct perf_opts {
 	int      timeout_s;      /* watchdog */
 	bool     verbose;
 	bool     force_inline, force_copy, force_zero_copy;
+	bool     touch;          /* receivers read every payload they get */
 };
 
 /* Control messages (inline data of PERF_H_CTL). */
@@ -58,6 +59,8 @@ enum perf_op {
 	OP_STATS,       /* s->c: v[] = struct perf_cnt */
 	OP_STOP,        /* c->s: session over */
 };
+
+#define PERF_F_TOUCH 1u      /* START v[0]: the server reads each payload */
 
 struct perf_ctl {
 	uint8_t  op, test, path, mode;
@@ -98,6 +101,7 @@ void cnt_snapshot(struct tpz_endpoint *ep, struct perf_cnt *c);
 void cnt_delta(struct perf_cnt *d, const struct perf_cnt *now, const struct perf_cnt *then);
 int  send_retry(struct tpz_endpoint *ep, const struct tpz_send *s);
 int  send_ctl(struct tpz_endpoint *ep, uint32_t dst, const struct perf_ctl *c);
+uint64_t payload_touch(const struct tpz_payload *pl, uint32_t len);
 int  payload_alloc_retry(struct tpz_endpoint *ep, struct tpz_payload *pl, size_t len);
 int  endpoint_open(const struct perf_opts *o, uint32_t node, const char *fabric,
 		   const char *who, struct tpz_endpoint **out);
@@ -119,6 +123,7 @@ struct client {
 	struct tpz_payload pong_pl;        /* its frames, now ours (zero-copy path) */
 	bool     pong_frames;
 	uint64_t errors;
+	uint64_t touched;                  /* keeps --touch reads from being optimised out */
 	struct perf_cnt mark;              /* own counters when MARK was sent */
 };
 

@@ -79,9 +79,9 @@ void report_json(const struct perf_opts *o, const struct perf_result *r)
 	const char *k = key[o->test];
 
 	printf("{\"test\":\"%s\",\"link\":\"%s\",\"mode\":\"%s\",\"path\":\"%s\","
-	       "\"size\":%u,\"iters\":%llu,\"reps\":%d",
+	       "\"touch\":%s,\"size\":%u,\"iters\":%llu,\"reps\":%d",
 	       test_name(o->test), link_name(o->link), mode_name(o->mode), path_name(o->path),
-	       o->size, (unsigned long long)o->iters, r->n);
+	       o->touch ? "true" : "false", o->size, (unsigned long long)o->iters, r->n);
 	printf(",\"%s_median\":%.4g,\"%s_min\":%.4g,\"%s_max\":%.4g",
 	       k, s.median, k, s.min, k, s.max);
 	print_totals(o, r);

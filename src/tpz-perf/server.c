@@ -19,6 +19,7 @@ struct server {
 	struct tpz_endpoint *ep;
 	const struct perf_opts *o;
 	bool     done, peer_up;
+	bool     forever;             /* --listen: serve client after client */
 	uint32_t client;              /* node of the current session */
 	struct perf_ctl params;       /* from START */
 	void    *copy_buf;            /* echo source on the copy path */
@@ -33,6 +34,7 @@ struct server {
 	int      ctl_n;
 	/* streaming tallies for the current rep */
 	uint64_t bytes, msgs, errors;
+	uint64_t touched;             /* keeps --touch reads from being optimised out */
 	struct perf_cnt mark;
 };
 
@@ -131,6 +133,8 @@ static void data_recv(struct tpz_endpoint *ep, struct tpz_rx *rx, void *arg)
 
 	if (rx->flags & TPZ_F_DROPPED)
 		s->errors++;
+	if ((s->params.v[0] & PERF_F_TOUCH) && rx->payload_len)
+		s->touched += payload_touch(&rx->payload, rx->payload_len);
 	if (s->params.test != TEST_LAT) {
 		s->msgs++;
 		s->bytes += rx->payload_len;
@@ -148,12 +152,11 @@ static void data_recv(struct tpz_endpoint *ep, struct tpz_rx *rx, void *arg)
 	if (s->echo_has_pl && s->params.path == PATH_ZERO_COPY) {
 		s->echo_pl = rx->payload;
 	} else {
+		/* Read the length before the release, which empties rx. */
+		s->echo_pl.nseg = 1;
+		s->echo_pl.seg[0].base = s->copy_buf;
+		s->echo_pl.seg[0].len = rx->payload_len;
 		tpz_rx_release(ep, rx);
-		if (s->echo_has_pl) {
-			s->echo_pl.nseg = 1;
-			s->echo_pl.seg[0].base = s->copy_buf;
-			s->echo_pl.seg[0].len = rx->payload_len;
-		}
 	}
 	s->echo_due = true;
 }
@@ -175,7 +178,9 @@ static void on_peer_down(struct tpz_endpoint *ep, uint32_t node, int reason, voi
 	(void)ep;
 	if (node != s->client)   /* an old session's goodbye, or a stranger */
 		return;
-	if (s->o->verbose || !s->done)
+	/* The end of a forked run looks the same, so say it only when asked,
+	 * or when serving clients one after another. */
+	if (s->o->verbose || s->forever)
 		fprintf(stderr, "tpz-perf: server: node %u went down (reason %d)\n", node, reason);
 	session_reset(s);
 	s->done = true;
@@ -258,7 +263,7 @@ static int announce(struct tpz_endpoint *ep, int ready_fd)
 int server_run(const struct perf_opts *o, struct tpz_endpoint *ep, const char *url,
 	       int ready_fd, bool forever)
 {
-	struct server s = { .ep = ep, .o = o, .client = TPZ_NODE_ANY };
+	struct server s = { .ep = ep, .o = o, .client = TPZ_NODE_ANY, .forever = forever };
 	struct tpz_handler_ops ctl = { .recv = ctl_recv, .peer_up = on_peer_up,
 				       .peer_down = on_peer_down, .arg = &s };
 	struct tpz_handler_ops data = { .recv = data_recv, .arg = &s };
