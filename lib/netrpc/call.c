@@ -90,7 +90,8 @@ int nrpc_call_async(struct nrpc *r, const struct nrpc_call_desc *d, enum nrpc_mo
 	rec->op = d->op;
 	rec->dst = d->dst;
 	rec->args_len = (uint16_t)d->args_len;
-	memcpy(rec->args, d->args, d->args_len);
+	if (d->args_len)
+		memcpy(rec->args, d->args, d->args_len);
 	rec->ncont = 0;
 	if (fn)
 		rec->cont[rec->ncont++] = (struct nrpc_cont){ fn, arg };
