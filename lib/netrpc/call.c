@@ -82,7 +82,8 @@ int nrpc_call_async(struct nrpc *r, const struct nrpc_call_desc *d, enum nrpc_mo
 	r->free_head = rec->next_free;
 	r->inflight[d->dst]++;
 	r->nactive++;
-	rec->state = REC_ACTIVE;
+	/* Not ACTIVE yet: the timer scan must not see last use's deadline. */
+	rec->state = REC_CLOSING;
 	pthread_mutex_unlock(&r->lock);
 
 	int tmo = d->timeout_ms ? d->timeout_ms : r->cfg.timeout_ms;
@@ -101,7 +102,8 @@ int nrpc_call_async(struct nrpc *r, const struct nrpc_call_desc *d, enum nrpc_mo
 	bool idem = r->idempotent[d->op / 8] & (1u << (d->op % 8));
 	rec->retries_left = idem && !d->payload ? r->cfg.retries : 0;
 	rec->t_start = nrpc_now_ns();
-	rec->deadline = tmo < 0 ? UINT64_MAX : rec->t_start + (uint64_t)tmo * 1000000ull;
+	rec->tmo_ns = tmo < 0 ? UINT64_MAX : (uint64_t)tmo * 1000000ull;
+	rec->deadline = tmo < 0 ? UINT64_MAX : rec->t_start + rec->tmo_ns;
 	rec->token = 0;
 	rec->has_buf = d->reply_buf != NULL;
 	if (rec->has_buf) {
@@ -111,8 +113,19 @@ int nrpc_call_async(struct nrpc *r, const struct nrpc_call_desc *d, enum nrpc_mo
 			goto fail;
 	}
 	*call = (uint64_t)rec->gen << 32 | idx;
-	if ((rc = transmit(r, rec, idx, d->payload, 0)) < 0)
+	pthread_mutex_lock(&r->lock);
+	rec->state = REC_ACTIVE;   /* complete now: replies and timers may take it */
+	pthread_mutex_unlock(&r->lock);
+	if ((rc = transmit(r, rec, idx, d->payload, 0)) < 0) {
+		pthread_mutex_lock(&r->lock);
+		bool ours = rec->state == REC_ACTIVE;
+		if (ours)
+			rec->state = REC_CLOSING;
+		pthread_mutex_unlock(&r->lock);
+		if (!ours)   /* a peer-down took it already and reported it */
+			return 0;
 		goto fail_token;
+	}
 	NCTR(r, calls_issued, 1);
 	NCTR(r, bytes_sent, tpz_payload_len(d->payload));
 	return 0;
@@ -267,7 +280,7 @@ void nrpc_timers(struct nrpc *r, uint64_t now)
 		bool retry = hit && rec->retries_left > 0;
 		if (retry) {
 			rec->retries_left--;
-			rec->deadline = now + (uint64_t)(r->cfg.timeout_ms > 0 ? r->cfg.timeout_ms : 1000) * 1000000ull;
+			rec->deadline = now + rec->tmo_ns;   /* the call's own timeout again */
 		} else if (hit) {
 			rec->state = REC_CLOSING;
 		}

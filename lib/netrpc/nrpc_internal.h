@@ -39,7 +39,7 @@ struct nrpc_rec {
 	uint32_t           retries_left;
 	uint32_t           next_free;
 	uint64_t           token;        /* IPT token of the reply buffer */
-	uint64_t           t_start, deadline;
+	uint64_t           t_start, deadline, tmo_ns;
 	struct tpz_payload reply_buf;
 	struct nrpc_cont   cont[NRPC_CONT_MAX];
 	struct nrpc_result res;
