@@ -88,7 +88,8 @@ typedef uint64_t nrpc_call_t;   /* a handle: record index and generation */
  * call ended), or -errno if it could not be issued. */
 int nrpc_call(struct nrpc *r, const struct nrpc_call_desc *d, struct nrpc_result *res);
 /* Non-blocking: issue it and return.  -EAGAIN: out of credit or ring space
- * (poll, then retry).  fn (may be NULL for NRPC_WAIT) is the first
+ * (poll, then retry); -EMSGSIZE: reply_buf larger than the endpoint's
+ * maximum payload.  fn (may be NULL for NRPC_WAIT) is the first
  * continuation. */
 int nrpc_call_async(struct nrpc *r, const struct nrpc_call_desc *d, enum nrpc_mode mode,
 		    nrpc_cont_fn fn, void *arg, nrpc_call_t *call);
@@ -144,8 +145,11 @@ int nrpc_reply(struct nrpc_req *req, int status, const void *res, uint32_t res_l
 	       const struct tpz_payload *payload, uint32_t flags, tpz_done_fn done, void *done_arg);
 /* Delegate: send the request on to node, which replies to the caller. */
 int nrpc_forward(struct nrpc_req *req, uint32_t node);
-/* Keep a fast request past the handler's return (answer it later). */
+/* Keep a request past the handler's return (answer it later).  The copy
+ * returned is the caller's: answer it, then free it with nrpc_req_free. */
 struct nrpc_req *nrpc_req_detach(struct nrpc_req *req);
+/* Free a detached request, and the request payload frames it still holds. */
+void nrpc_req_free(struct nrpc_req *req);
 
 /* ---- counters ------------------------------------------------------------- */
 

@@ -170,6 +170,14 @@ struct nrpc_req *nrpc_req_detach(struct nrpc_req *req)
 	return copy;
 }
 
+void nrpc_req_free(struct nrpc_req *req)
+{
+	if (!req || !req->detached)
+		return;
+	tpz_payload_free(req->r->ep, &req->payload);
+	free(req);
+}
+
 /* Run an op and make sure the caller hears back. */
 void nrpc_run_op(struct nrpc *r, struct nrpc_req *req)
 {

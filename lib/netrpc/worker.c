@@ -24,11 +24,9 @@ static void *worker_main(void *arg)
 			r->jobs_tail = &r->jobs;
 		pthread_mutex_unlock(&r->wlock);
 		if (job->req) {
-			bool detached;
+			/* A detached request is a copy: this one is always ours. */
 			nrpc_run_op(r, job->req);
-			detached = job->req->detached;
-			if (!detached)
-				free(job->req);
+			free(job->req);
 		} else {
 			nrpc_run_conts(r, &job->rec);
 		}
@@ -75,8 +73,7 @@ void nrpc_workers_stop(struct nrpc *r)
 		r->jobs = job->next;
 		if (job->req) {
 			nrpc_run_op(r, job->req);
-			if (!job->req->detached)
-				free(job->req);
+			free(job->req);
 		} else {
 			nrpc_run_conts(r, &job->rec);
 		}
