@@ -26,6 +26,7 @@ int nrpc_calls_init(struct nrpc *r)
 	for (uint32_t i = 0; i < r->cfg.max_calls; i++)
 		r->recs[i].next_free = i + 1 < r->cfg.max_calls ? i + 1 : NIL;
 	r->free_head = 0;
+	r->active_head = NIL;
 	return 0;
 }
 
@@ -37,6 +38,36 @@ static void rec_free(struct nrpc *r, struct nrpc_rec *rec)   /* under lock */
 	rec->gen++;
 	rec->next_free = r->free_head;
 	r->free_head = (uint32_t)(rec - r->recs);
+}
+
+/* The active list: the calls in flight, so timers and peer-down look at
+ * those only, not at every record.  All under r->lock. */
+static void activate(struct nrpc *r, struct nrpc_rec *rec)
+{
+	uint32_t idx = (uint32_t)(rec - r->recs);
+
+	rec->state = REC_ACTIVE;
+	rec->aprev = NIL;
+	rec->anext = r->active_head;
+	if (r->active_head != NIL)
+		r->recs[r->active_head].aprev = idx;
+	r->active_head = idx;
+}
+
+/* Take an ACTIVE call out of flight so that exactly one of reply, timer,
+ * cancel or peer-down finishes it.  False if someone else got there first. */
+static bool claim(struct nrpc *r, struct nrpc_rec *rec)
+{
+	if (rec->state != REC_ACTIVE)
+		return false;
+	rec->state = REC_CLOSING;
+	if (rec->aprev != NIL)
+		r->recs[rec->aprev].anext = rec->anext;
+	else
+		r->active_head = rec->anext;
+	if (rec->anext != NIL)
+		r->recs[rec->anext].aprev = rec->aprev;
+	return true;
 }
 
 static uint32_t bucket(uint64_t ns)
@@ -114,13 +145,11 @@ int nrpc_call_async(struct nrpc *r, const struct nrpc_call_desc *d, enum nrpc_mo
 	}
 	*call = (uint64_t)rec->gen << 32 | idx;
 	pthread_mutex_lock(&r->lock);
-	rec->state = REC_ACTIVE;   /* complete now: replies and timers may take it */
+	activate(r, rec);   /* complete now: replies and timers may take it */
 	pthread_mutex_unlock(&r->lock);
 	if ((rc = transmit(r, rec, idx, d->payload, 0)) < 0) {
 		pthread_mutex_lock(&r->lock);
-		bool ours = rec->state == REC_ACTIVE;
-		if (ours)
-			rec->state = REC_CLOSING;
+		bool ours = claim(r, rec);
 		pthread_mutex_unlock(&r->lock);
 		if (!ours)   /* a peer-down took it already and reported it */
 			return 0;
@@ -223,9 +252,8 @@ void nrpc_on_reply(struct nrpc *r, struct tpz_rx *rx, const struct nrpc_hdr *h)
 	struct nrpc_rec *rec = &r->recs[h->call_id];
 
 	pthread_mutex_lock(&r->lock);
-	bool ok = rec->state == REC_ACTIVE && rec->gen == h->call_gen && rec->op == h->op;
-	if (ok)
-		rec->state = REC_CLOSING;   /* ours now: timers and cancel keep off */
+	bool ok = rec->state == REC_ACTIVE && rec->gen == h->call_gen && rec->op == h->op &&
+		  claim(r, rec);   /* ours now: timers and cancel keep off */
 	pthread_mutex_unlock(&r->lock);
 	if (!ok) {
 		NCTR(r, late_replies, 1);
@@ -251,57 +279,64 @@ void nrpc_on_reply(struct nrpc *r, struct tpz_rx *rx, const struct nrpc_hdr *h)
 	finish(r, rec);
 }
 
-void nrpc_peer_down_calls(struct nrpc *r, uint32_t node)
+/* Collect (and claim) the calls in flight that match; at most max. */
+static uint32_t collect(struct nrpc *r, uint32_t node, uint64_t now, uint32_t *out, uint32_t max)
 {
-	for (uint32_t i = 0; i < r->cfg.max_calls; i++) {
+	uint32_t n = 0;
+
+	pthread_mutex_lock(&r->lock);
+	for (uint32_t i = r->active_head; i != NIL && n < max;) {
 		struct nrpc_rec *rec = &r->recs[i];
-		pthread_mutex_lock(&r->lock);
-		bool hit = rec->state == REC_ACTIVE && rec->dst == node;
-		if (hit)
-			rec->state = REC_CLOSING;
-		pthread_mutex_unlock(&r->lock);
-		if (hit)
-			fail_call(r, rec, -ECONNRESET);
+		uint32_t next = rec->anext;
+		if (node != NIL ? rec->dst == node : rec->deadline <= now) {
+			if (node == NIL && rec->retries_left > 0) {
+				rec->retries_left--;
+				rec->deadline = now + rec->tmo_ns;   /* the call's own timeout again */
+				out[n++] = i | 0x80000000u;          /* retransmit, still in flight */
+			} else if (claim(r, rec)) {
+				out[n++] = i;
+			}
+		}
+		i = next;
 	}
+	pthread_mutex_unlock(&r->lock);
+	return n;
 }
 
-/* O(max_calls) once a millisecond: a few microseconds, and it keeps the
- * issue path free of any timer structure. */
+void nrpc_peer_down_calls(struct nrpc *r, uint32_t node)
+{
+	uint32_t batch[256], n;
+
+	while ((n = collect(r, node, 0, batch, 256)) > 0)
+		for (uint32_t i = 0; i < n; i++)
+			fail_call(r, &r->recs[batch[i]], -ECONNRESET);
+}
+
+/* O(calls in flight) once a millisecond. */
 void nrpc_timers(struct nrpc *r, uint64_t now)
 {
+	uint32_t batch[256], n;
+
 	if (!r->nactive)
 		return;
-	for (uint32_t i = 0; i < r->cfg.max_calls; i++) {
-		struct nrpc_rec *rec = &r->recs[i];
-		if (rec->state != REC_ACTIVE || rec->deadline > now)
-			continue;
-		pthread_mutex_lock(&r->lock);
-		bool hit = rec->state == REC_ACTIVE && rec->deadline <= now;
-		bool retry = hit && rec->retries_left > 0;
-		if (retry) {
-			rec->retries_left--;
-			rec->deadline = now + rec->tmo_ns;   /* the call's own timeout again */
-		} else if (hit) {
-			rec->state = REC_CLOSING;
-		}
-		pthread_mutex_unlock(&r->lock);
-		if (retry) {
-			NCTR(r, retries, 1);
-			if (transmit(r, rec, i, NULL, NRPC_F_RETRY) == 0)
-				continue;
-			pthread_mutex_lock(&r->lock);   /* could not even resend: give up */
-			hit = rec->state == REC_ACTIVE;
-			if (hit)
-				rec->state = REC_CLOSING;
-			pthread_mutex_unlock(&r->lock);
-			if (!hit)
-				continue;
-		}
-		if (hit) {
+	do {
+		n = collect(r, NIL, now, batch, 256);
+		for (uint32_t i = 0; i < n; i++) {
+			struct nrpc_rec *rec = &r->recs[batch[i] & 0x7fffffffu];
+			if (batch[i] & 0x80000000u) {
+				NCTR(r, retries, 1);
+				if (transmit(r, rec, batch[i] & 0x7fffffffu, NULL, NRPC_F_RETRY) == 0)
+					continue;
+				pthread_mutex_lock(&r->lock);   /* could not even resend: give up */
+				bool ours = claim(r, rec);
+				pthread_mutex_unlock(&r->lock);
+				if (!ours)
+					continue;
+			}
 			NCTR(r, calls_timed_out, 1);
 			fail_call(r, rec, -ETIMEDOUT);
 		}
-	}
+	} while (n == 256);
 }
 
 int nrpc_cancel(struct nrpc *r, nrpc_call_t call)
@@ -312,9 +347,7 @@ int nrpc_cancel(struct nrpc *r, nrpc_call_t call)
 		return -EINVAL;
 	struct nrpc_rec *rec = &r->recs[idx];
 	pthread_mutex_lock(&r->lock);
-	bool hit = rec->gen == (uint32_t)(call >> 32) && rec->state == REC_ACTIVE;
-	if (hit)
-		rec->state = REC_CLOSING;
+	bool hit = rec->gen == (uint32_t)(call >> 32) && claim(r, rec);
 	pthread_mutex_unlock(&r->lock);
 	if (!hit)
 		return -ENOENT;
@@ -381,8 +414,10 @@ void nrpc_calls_fini(struct nrpc *r)
 		return;
 	for (uint32_t i = 0; i < r->cfg.max_calls; i++) {
 		struct nrpc_rec *rec = &r->recs[i];
-		if (rec->state == REC_ACTIVE) {
-			rec->state = REC_CLOSING;
+		pthread_mutex_lock(&r->lock);
+		bool hit = claim(r, rec);
+		pthread_mutex_unlock(&r->lock);
+		if (hit) {
 			if (rec->mode == NRPC_DEFERRED)   /* the workers are gone: run here */
 				rec->mode = NRPC_CONT;
 			fail_call(r, rec, -ECANCELED);

@@ -38,6 +38,7 @@ struct nrpc_rec {
 	uint32_t           dst;
 	uint32_t           retries_left;
 	uint32_t           next_free;
+	uint32_t           aprev, anext;  /* active list, while ACTIVE */
 	uint64_t           token;        /* IPT token of the reply buffer */
 	uint64_t           t_start, deadline, tmo_ns;
 	struct tpz_payload reply_buf;
@@ -85,6 +86,7 @@ struct nrpc {
 	pthread_cond_t       done_cond;    /* a WAIT call finished */
 	struct nrpc_rec     *recs;
 	uint32_t             free_head;
+	uint32_t             active_head;
 	uint32_t             nactive;
 	uint32_t            *inflight;     /* per peer node */
 	uint64_t             next_tick;

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -181,7 +182,8 @@ static int flush(struct tpz_endpoint *ep, struct tcp_conn *c)
 
 	while (c->q_n) {
 		uint32_t niov = 0, k = 0;
-		for (; k < c->q_n && k < TX_BATCH; k++)
+		/* Whole messages only, and never more than IOV_MAX pieces. */
+		for (; k < c->q_n && k < TX_BATCH && niov + TPZ_SG_MAX + 1 <= IOV_MAX; k++)
 			niov += entry_iov(&c->q[(c->q_head + k) % c->q_cap], iov + niov);
 		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = niov };
 		ssize_t n = sendmsg(c->ev.fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -310,6 +312,12 @@ static int tcp_poll(struct tpz_endpoint *ep, struct tpz_peer *p, int budget)
 			set_out(ep, c, false);
 		atomic_store_explicit(&c->q_count, c->q_n, memory_order_relaxed);
 		tpz_unlock(&p->send_lock);
+		if (rc < 0) {   /* the socket is broken: nothing queued can go out */
+			tpz_log(ep, TPZ_LOG_WARN, "node %u: tcp peer %u (%s): send failed: %s", ep->cfg.node,
+				p->node, c->who, strerror(-rc));
+			tpz_peer_down(ep, p, TPZ_DOWN_DIED, false);
+			return 0;
+		}
 	}
 	int fd = c->ev.fd;
 	int n = tpz_tcp_rx_run(ep, p, &c->rx, sock_readv, &fd, budget, &why);
