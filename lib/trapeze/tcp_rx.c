@@ -179,6 +179,7 @@ int tpz_tcp_rx_run(struct tpz_endpoint *ep, struct tpz_peer *p, struct tpz_tcp_r
 		   tpz_readv_fn rd, void *ctx, int budget, const char **why)
 {
 	int delivered = 0, rc;
+	bool drained = false;   /* a read came back short: the socket is empty */
 	ssize_t n;
 
 	*why = NULL;
@@ -196,6 +197,10 @@ int tpz_tcp_rx_run(struct tpz_endpoint *ep, struct tpz_peer *p, struct tpz_tcp_r
 			continue;
 		}
 		if (r->len - r->off < TPZ_MSG_SIZE) {
+			/* Hand what we have to the caller (who may want to answer it)
+			 * rather than spend a system call on an empty socket. */
+			if (drained && delivered)
+				return delivered;
 			memmove(r->buf, r->buf + r->off, r->len - r->off);
 			r->len -= r->off;
 			r->off = 0;
@@ -205,6 +210,7 @@ int tpz_tcp_rx_run(struct tpz_endpoint *ep, struct tpz_peer *p, struct tpz_tcp_r
 			if (n <= 0)
 				goto eof_or_again;
 			r->len += (uint32_t)n;
+			drained = (size_t)n < iov.iov_len;
 			continue;
 		}
 		memcpy(&r->cur, r->buf + r->off, TPZ_MSG_SIZE);   /* aligned copy */
