@@ -219,6 +219,10 @@ run_ours() {
         perf $link.lat.block us_rtt rtt_us --link $link --test lat --size 8 --mode block "${blk[@]}" &&
             emit ours $link.lat.block.wakeups_per_msg count "$(jget wakeups_per_msg <"$logf")"
     done
+    # Under load one wake-up covers a whole batch (interrupt suppression).
+    logf=$LOGS/tpz-shm.rate.block-r$REP
+    perf shm.rate.block Mmsg/s mmsgs_per_s --link shm --test rate --size 96 --mode block "${bw[@]}" &&
+        emit ours shm.rate.block.wakeups_per_msg count "$(jget wakeups_per_msg <"$logf")"
 }
 
 # ---- report -----------------------------------------------------------------
