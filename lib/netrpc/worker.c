@@ -7,6 +7,18 @@
 
 #include "nrpc_internal.h"
 
+static void run_job(struct nrpc *r, struct nrpc_job *job)
+{
+	if (job->req) {
+		/* A detached request is a copy: this one is always ours. */
+		nrpc_run_op(r, job->req);
+		free(job->req);
+	} else {
+		nrpc_run_conts(r, &job->rec);
+	}
+	free(job);
+}
+
 static void *worker_main(void *arg)
 {
 	struct nrpc *r = arg;
@@ -23,14 +35,7 @@ static void *worker_main(void *arg)
 		if (!r->jobs)
 			r->jobs_tail = &r->jobs;
 		pthread_mutex_unlock(&r->wlock);
-		if (job->req) {
-			/* A detached request is a copy: this one is always ours. */
-			nrpc_run_op(r, job->req);
-			free(job->req);
-		} else {
-			nrpc_run_conts(r, &job->rec);
-		}
-		free(job);
+		run_job(r, job);
 		pthread_mutex_lock(&r->wlock);
 	}
 	pthread_mutex_unlock(&r->wlock);
@@ -71,13 +76,7 @@ void nrpc_workers_stop(struct nrpc *r)
 	while (r->jobs) {
 		struct nrpc_job *job = r->jobs;
 		r->jobs = job->next;
-		if (job->req) {
-			nrpc_run_op(r, job->req);
-			free(job->req);
-		} else {
-			nrpc_run_conts(r, &job->rec);
-		}
-		free(job);
+		run_job(r, job);
 	}
 	pthread_mutex_destroy(&r->wlock);
 	pthread_cond_destroy(&r->wcond);
