@@ -186,6 +186,14 @@ void   tpz_rx_release(struct tpz_endpoint *ep, struct tpz_rx *rx);   /* frees rx
  * list, TPZ_SEND_LEND without done).
  */
 int tpz_send(struct tpz_endpoint *ep, const struct tpz_send *s);
+/*
+ * Burst: queue up to n messages in order, taking each peer's lock once per
+ * run of messages to it and waking/flushing once per run (one doorbell, one
+ * sendmsg).  Returns how many were queued (stopping at the first that
+ * fails; that one's error if none was).  Messages after a failed one are not
+ * sent: their payloads stay the caller's.
+ */
+int tpz_send_burst(struct tpz_endpoint *ep, const struct tpz_send *s, int n);
 /* Convenience: inline-only message. */
 int tpz_send_inline(struct tpz_endpoint *ep, uint32_t dst, uint8_t handler,
 		    const void *data, uint32_t len);

@@ -28,4 +28,12 @@ echo "tcp link (127.0.0.1, authenticated with a cluster secret):"
 run "round trip, 128-byte control message, polling" rtt_us_median us --link tcp --test lat --size 96
 run "bandwidth, 1 MiB payloads" gbytes_per_s_median GB/s --link tcp --test bw --size 1048576
 echo
-echo "Benchmarks beside UCX, iperf3 and a raw futex: bench/trapeze-core.sh"
+echo "NetRPC on top (reads land straight in the caller's buffer):"
+perf=build/bin/nrpc-perf
+run "null call round trip, shm, polling" rtt_us_median us --link shm --test null --inflight 1
+run "null calls, shm, 64 in flight" mcalls_per_s_median "M calls/s" --link shm --test null --inflight 64
+run "8 KiB read round trip, shm" rtt_us_median us --link shm --test read --size 8192 --inflight 1
+run "64 KiB reads, shm, 8 in flight" gbytes_per_s_median GB/s --link shm --test read --size 65536 --inflight 8
+run "64 KiB reads, tcp, 8 in flight" gbytes_per_s_median GB/s --link tcp --test read --size 65536 --inflight 8
+echo
+echo "Benchmarks beside UCX, iperf3 and a raw futex: bench/trapeze-core.sh, bench/netrpc.sh"

@@ -234,7 +234,7 @@ static int keep_payload(struct tpz_endpoint *ep, struct tpz_peer *p, struct txq_
 
 	for (uint32_t i = 0; i < t->pl.nseg; i++)
 		outside |= !tpz_is_frame(ep, t->pl.seg[i].base);
-	if (!outside || t->done)
+	if (!outside || t->done || t->heap)
 		return 0;
 	uint32_t len = (uint32_t)tpz_payload_len(&t->pl);
 	uint8_t *copy = malloc(len ? len : 1);
@@ -266,7 +266,7 @@ static int tcp_send(struct tpz_endpoint *ep, struct tpz_peer *p, struct tpz_msg 
 		return -EAGAIN;   /* out of credit: the peer is not reading */
 	if (pl)
 		t.pl = *pl;
-	if (c->q_n == 0) {   /* fast path: straight from the caller's memory */
+	if (c->q_n == 0 && !(flags & TPZ_SEND_DEFER)) {   /* fast path: straight from the caller's memory */
 		struct iovec iov[TPZ_SG_MAX + 1];
 		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = entry_iov(&t, iov) };
 		ssize_t n = sendmsg(c->ev.fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -280,7 +280,8 @@ static int tcp_send(struct tpz_endpoint *ep, struct tpz_peer *p, struct tpz_msg 
 		}
 		t.off = n > 0 ? (uint32_t)n : 0;
 	}
-	if ((rc = keep_payload(ep, p, &t)) < 0) {
+	/* In a burst the copy waits for the kick: most of it is written by then. */
+	if (!(flags & TPZ_SEND_DEFER) && (rc = keep_payload(ep, p, &t)) < 0) {
 		if (t.off)   /* part is on the wire: the stream is broken now */
 			shutdown(c->ev.fd, SHUT_RDWR);
 		return rc;
@@ -370,11 +371,30 @@ static void tcp_close(struct tpz_endpoint *ep, struct tpz_peer *p, void *link, b
 	conn_free(ep, c);
 }
 
+/* A burst is queued whole (TPZ_SEND_DEFER): write it with one sendmsg. */
+static void tcp_kick(struct tpz_endpoint *ep, struct tpz_peer *p)
+{
+	struct tcp_conn *c = p->link;
+
+	if (flush(ep, c) == 0 && c->q_n == 0)
+		set_out(ep, c, false);
+	/* What the socket did not take may not keep pointing at the caller's
+	 * memory once tpz_send_burst returns. */
+	for (uint32_t i = 0; i < c->q_n; i++) {
+		if (keep_payload(ep, p, &c->q[(c->q_head + i) % c->q_cap]) < 0) {
+			shutdown(c->ev.fd, SHUT_RDWR);   /* cannot keep it: fail loudly */
+			break;
+		}
+	}
+	atomic_store_explicit(&c->q_count, c->q_n, memory_order_relaxed);
+}
+
 static void conn_event(struct tpz_endpoint *ep, struct tpz_evsrc *src, uint32_t events);
 
 const struct tpz_link_ops tpz_tcp_ops = {
 	.name = "tcp",
 	.send = tcp_send,
+	.kick = tcp_kick,
 	.poll = tcp_poll,
 	.pending = tcp_pending,
 	.close = tcp_close,

@@ -30,21 +30,22 @@ static int check_payload(struct tpz_endpoint *ep, const struct tpz_payload *pl, 
 	return 0;
 }
 
-int tpz_send(struct tpz_endpoint *ep, const struct tpz_send *s)
+/* Check one message and build its control block; the peer or -errno. */
+static int prepare(struct tpz_endpoint *ep, const struct tpz_send *s, struct tpz_msg *m, uint32_t *pl_len,
+		   struct tpz_peer **peer)
 {
-	struct tpz_msg m;
-	uint32_t pl_len = 0;
 	int rc;
 
-	if (!ep || !s || s->handler == TPZ_HANDLER_LINK || s->handler >= TPZ_HANDLER_MAX)
+	*pl_len = 0;
+	if (!s || s->handler == TPZ_HANDLER_LINK || s->handler >= TPZ_HANDLER_MAX)
 		return -EINVAL;
 	if (s->data_len > TPZ_INLINE_MAX)
 		return -EMSGSIZE;
 	if (s->data_len && !s->data)
 		return -EINVAL;
-	if (s->payload && (rc = check_payload(ep, s->payload, &pl_len)) < 0)
+	if (s->payload && (rc = check_payload(ep, s->payload, pl_len)) < 0)
 		return rc;
-	if (s->token && !pl_len)
+	if (s->token && !*pl_len)
 		return -EINVAL;   /* a token names where a payload goes */
 	if ((s->flags & ~TPZ_SEND_LEND) || ((s->flags & TPZ_SEND_LEND) && !s->done))
 		return -EINVAL;
@@ -55,25 +56,28 @@ int tpz_send(struct tpz_endpoint *ep, const struct tpz_send *s)
 	if (atomic_load_explicit(&p->state, memory_order_acquire) != PEER_UP)
 		return -ENOTCONN;
 
-	tpz_msg_init(&m, s->handler, ep->cfg.node, s->dst);
-	m.hdr.inline_len = (uint16_t)s->data_len;
-	m.hdr.payload_len = pl_len;
-	if (pl_len)
-		m.hdr.flags |= TPZ_F_PAYLOAD;
+	tpz_msg_init(m, s->handler, ep->cfg.node, s->dst);
+	m->hdr.inline_len = (uint16_t)s->data_len;
+	m->hdr.payload_len = *pl_len;
+	if (*pl_len)
+		m->hdr.flags |= TPZ_F_PAYLOAD;
 	if (s->token) {
-		m.hdr.flags |= TPZ_F_TOKEN;
-		m.hdr.token = s->token;
+		m->hdr.flags |= TPZ_F_TOKEN;
+		m->hdr.token = s->token;
 	}
 	if (s->data_len)
-		memcpy(m.data, s->data, s->data_len);
+		memcpy(m->data, s->data, s->data_len);
+	*peer = p;
+	return 0;
+}
 
-	tpz_lock(&p->send_lock);
-	if (!p->link) {            /* went down while we waited for the lock */
-		tpz_unlock(&p->send_lock);
-		return -ENOTCONN;
-	}
-	m.hdr.seq = p->tx_seq;
-	rc = p->ops->send(ep, p, &m, pl_len ? s->payload : NULL, pl_len, s->done, s->done_arg, s->flags);
+/* Hand one prepared message to the peer's link (caller holds send_lock). */
+static int submit(struct tpz_endpoint *ep, struct tpz_peer *p, const struct tpz_send *s, struct tpz_msg *m,
+		  uint32_t pl_len, uint32_t extra)
+{
+	m->hdr.seq = p->tx_seq;
+	int rc = p->ops->send(ep, p, m, pl_len ? s->payload : NULL, pl_len, s->done, s->done_arg,
+			      s->flags | extra);
 	if (rc == 0) {
 		p->tx_seq++;
 		TX_INC(p, msgs, 1);
@@ -81,8 +85,52 @@ int tpz_send(struct tpz_endpoint *ep, const struct tpz_send *s)
 	} else if (rc == -EAGAIN) {
 		TX_INC(p, ring_full, 1);
 	}
+	return rc;
+}
+
+int tpz_send(struct tpz_endpoint *ep, const struct tpz_send *s)
+{
+	struct tpz_peer *p;
+	struct tpz_msg m;
+	uint32_t pl_len;
+	int rc;
+
+	if (!ep)
+		return -EINVAL;
+	if ((rc = prepare(ep, s, &m, &pl_len, &p)) < 0)
+		return rc;
+	tpz_lock(&p->send_lock);
+	rc = p->link ? submit(ep, p, s, &m, pl_len, 0) : -ENOTCONN;   /* it may have gone down */
 	tpz_unlock(&p->send_lock);
 	return rc;
+}
+
+int tpz_send_burst(struct tpz_endpoint *ep, const struct tpz_send *s, int n)
+{
+	int done = 0, rc = 0;
+
+	if (!ep || !s || n < 0)
+		return -EINVAL;
+	while (done < n && rc == 0) {
+		struct tpz_peer *p;
+		struct tpz_msg m;
+		uint32_t pl_len;
+		if ((rc = prepare(ep, &s[done], &m, &pl_len, &p)) < 0)
+			break;
+		tpz_lock(&p->send_lock);
+		if (!p->link) {
+			tpz_unlock(&p->send_lock);
+			rc = -ENOTCONN;
+			break;
+		}
+		/* The run of messages to this peer goes under one lock. */
+		while ((rc = submit(ep, p, &s[done], &m, pl_len, TPZ_SEND_DEFER)) == 0 && ++done < n &&
+		       s[done].dst == p->node && (rc = prepare(ep, &s[done], &m, &pl_len, &p)) == 0)
+			;
+		p->ops->kick(ep, p);
+		tpz_unlock(&p->send_lock);
+	}
+	return done ? done : rc;
 }
 
 int tpz_send_inline(struct tpz_endpoint *ep, uint32_t dst, uint8_t handler, const void *data, uint32_t len)

@@ -166,8 +166,15 @@ copy:
 	}
 	m->hdr.seq = ch->head;   /* the ring index is the link's sequence */
 	tpz_ring_put(ch->out, ch->head++, m);
-	ring_doorbell(p, ch);
+	if (!(flags & TPZ_SEND_DEFER))
+		ring_doorbell(p, ch);
 	return 0;
+}
+
+/* One doorbell for a whole burst. */
+static void shm_kick(struct tpz_endpoint *ep, struct tpz_peer *p)
+{
+	ring_doorbell(p, p->link);
 }
 
 /* Put a payload the sender left in frames or in its memory where it goes. */
@@ -323,6 +330,7 @@ static bool shm_pending(struct tpz_endpoint *ep, struct tpz_peer *p)
 const struct tpz_link_ops tpz_shm_ops = {
 	.name = "shm",
 	.send = shm_send,
+	.kick = shm_kick,
 	.poll = shm_poll,
 	.pending = shm_pending,
 	.close = tpz_shm_close,

@@ -103,6 +103,9 @@ struct tpz_link_ops {
 	int  (*send)(struct tpz_endpoint *ep, struct tpz_peer *p, struct tpz_msg *m,
 		     const struct tpz_payload *pl, uint32_t pl_len, tpz_done_fn done, void *arg,
 		     uint32_t flags);
+	/* After a burst queued with TPZ_SEND_DEFER: wake the peer / write it out
+	 * (caller holds send_lock). */
+	void (*kick)(struct tpz_endpoint *ep, struct tpz_peer *p);
 	/* Deliver up to budget arrived messages; run completions.  Returns count. */
 	int  (*poll)(struct tpz_endpoint *ep, struct tpz_peer *p, int budget);
 	/* Could poll deliver something right now?  (checked before sleeping) */
@@ -112,6 +115,9 @@ struct tpz_link_ops {
 	void (*close)(struct tpz_endpoint *ep, struct tpz_peer *p, void *link, bool goodbye);
 };
 extern const struct tpz_link_ops tpz_shm_ops, tpz_tcp_ops;
+
+/* Internal send flag: part of a burst; ops->kick follows. */
+#define TPZ_SEND_DEFER 0x80000000u
 
 /* ---- event sources (epoll) ------------------------------------------------ */
 struct tpz_evsrc {
