@@ -163,7 +163,8 @@ struct nrpc_counters {
 };
 void nrpc_counters(struct nrpc *r, struct nrpc_counters *out);
 /* Latency histogram of one op (client side): hist[i] counts calls whose
- * round trip took [2^i, 2^(i+1)) units of 125 ns. */
+ * round trip took [2^i, 2^(i+1)) units of 125 ns.  One call in 8 is timed
+ * (a precise clock read costs about 20 ns), so counts are a sample. */
 int nrpc_latency_hist(struct nrpc *r, uint16_t op, uint64_t hist[NRPC_HIST_BUCKETS]);
 
 #ifdef __cplusplus

@@ -303,8 +303,10 @@ int main(int argc, char **argv)
 	CHECK_RC(nrpc_latency_hist(r, OP_ECHO, hist), 0);
 	for (int i = 0; i < NRPC_HIST_BUCKETS; i++)
 		sum += hist[i];
-	EXPECT(sum == 8, "latency histogram of OP_ECHO holds %llu calls, want 8",
-	       (unsigned long long)sum);
+	/* One call in 8 is timed (netrpc.h): of the 8 echo calls, one or two
+	 * samples (the count runs across all ops). */
+	EXPECT(sum >= 1 && sum <= 2, "latency histogram of OP_ECHO holds %llu samples of 8 calls, "
+	       "want 1 or 2", (unsigned long long)sum);
 
 	/* nrpc_destroy with calls in flight: -ECANCELED, each continuation once. */
 	static struct cont_log xl;

@@ -132,9 +132,10 @@ int nrpc_call_async(struct nrpc *r, const struct nrpc_call_desc *d, enum nrpc_mo
 	 * frames are gone with the first transmission). */
 	bool idem = r->idempotent[d->op / 8] & (1u << (d->op % 8));
 	rec->retries_left = idem && !d->payload ? r->cfg.retries : 0;
-	rec->t_start = nrpc_now_ns();
+	bool timed = atomic_fetch_add_explicit(&r->sample, 1, memory_order_relaxed) % NRPC_SAMPLE == 0;
+	rec->t_start = timed ? nrpc_now_ns() : 0;
 	rec->tmo_ns = tmo < 0 ? UINT64_MAX : (uint64_t)tmo * 1000000ull;
-	rec->deadline = tmo < 0 ? UINT64_MAX : rec->t_start + rec->tmo_ns;
+	rec->deadline = tmo < 0 ? UINT64_MAX : nrpc_coarse_ns() + rec->tmo_ns;
 	rec->token = 0;
 	rec->has_buf = d->reply_buf != NULL;
 	if (rec->has_buf) {
@@ -202,10 +203,10 @@ void nrpc_run_conts(struct nrpc *r, struct nrpc_rec *rec)
  * and releases the lock. */
 static void finish(struct nrpc *r, struct nrpc_rec *rec)
 {
-	uint64_t ns = nrpc_now_ns() - rec->t_start;
-
-	if (rec->op < NRPC_HIST_OPS)
+	if (rec->t_start && rec->op < NRPC_HIST_OPS) {
+		uint64_t ns = nrpc_now_ns() - rec->t_start;
 		atomic_fetch_add_explicit(&r->hist[rec->op][bucket(ns)], 1, memory_order_relaxed);
+	}
 	NCTR(r, calls_completed, 1);
 	if (rec->res.status < 0)
 		NCTR(r, calls_failed, 1);

@@ -40,7 +40,8 @@ struct nrpc_rec {
 	uint32_t           next_free;
 	uint32_t           aprev, anext;  /* active list, while ACTIVE */
 	uint64_t           token;        /* IPT token of the reply buffer */
-	uint64_t           t_start, deadline, tmo_ns;
+	uint64_t           t_start;      /* precise, for sampled calls only; else 0 */
+	uint64_t           deadline, tmo_ns;   /* coarse clock */
 	struct tpz_payload reply_buf;
 	struct nrpc_cont   cont[NRPC_CONT_MAX];
 	struct nrpc_result res;
@@ -90,6 +91,8 @@ struct nrpc {
 	uint32_t             nactive;
 	uint32_t            *inflight;     /* per peer node */
 	uint64_t             next_tick;
+	uint32_t             polls;         /* nrpc_poll calls, for the tick */
+	_Atomic uint32_t     sample;        /* calls issued, for latency sampling */
 	/* server */
 	pthread_mutex_t      pend_lock;
 	struct nrpc_pending *pend_head, **pend_tail;
@@ -105,12 +108,19 @@ struct nrpc {
 	_Atomic uint64_t     hist[NRPC_HIST_OPS][NRPC_HIST_BUCKETS];
 };
 
-static inline uint64_t nrpc_now_ns(void)
+static inline uint64_t nrpc_clock(clockid_t id)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+/* Precise time (about 20 ns a read here): only for sampled latencies. */
+static inline uint64_t nrpc_now_ns(void) { return nrpc_clock(CLOCK_MONOTONIC); }
+/* Deadlines and the timer tick are milliseconds apart: the coarse clock
+ * (a few ns, a few ms of resolution) is plenty and keeps the per-call
+ * path cheap. */
+static inline uint64_t nrpc_coarse_ns(void) { return nrpc_clock(CLOCK_MONOTONIC_COARSE); }
+#define NRPC_SAMPLE 8   /* one call in 8 has its round trip timed */
 
 /* decode.c */
 const char *nrpc_decode(const struct tpz_rx *rx, uint32_t max_calls, struct nrpc_hdr *h);

@@ -136,22 +136,34 @@ void tpz_shm_free_desc_frames(struct tpz_endpoint *ep, struct tpz_desc *d, uint3
 }
 
 /* Run the completions of sends the peer has consumed (tail passed them). */
+/* Send completions for what the peer has consumed (its tail passed it).
+ * From shm_poll (status 0) we are the delivery thread inside tpz_poll, so
+ * the callbacks run right here, outside the lock; a closing link (status
+ * < 0) queues them for the next poll instead. */
 void tpz_shm_run_pending(struct tpz_endpoint *ep, struct tpz_peer *p, struct shm_chan *ch, int status)
 {
+	struct pending_done now[64];
+	uint32_t n = 0;
+
 	if (!atomic_load_explicit(&ch->pend_count, memory_order_relaxed))
 		return;
 	uint32_t tail = tpz_ring_tail(ch->out);
 	tpz_lock(&p->send_lock);
-	while (ch->pend_n) {
+	while (ch->pend_n && n < 64) {
 		struct pending_done *d = &ch->pend[ch->pend_head];
 		if (!status && (int32_t)(tail - d->seq) <= 0)
 			break;
-		tpz_complete_later(ep, d->fn, d->arg, status);
+		if (status)
+			tpz_complete_later(ep, d->fn, d->arg, status);
+		else
+			now[n++] = *d;
 		ch->pend_head = (ch->pend_head + 1) % ch->pend_cap;
 		ch->pend_n--;
 	}
 	atomic_store_explicit(&ch->pend_count, ch->pend_n, memory_order_relaxed);
 	tpz_unlock(&p->send_lock);
+	for (uint32_t i = 0; i < n; i++)
+		now[i].fn(now[i].arg, 0);
 }
 
 void tpz_shm_close(struct tpz_endpoint *ep, struct tpz_peer *p, void *link, bool goodbye)

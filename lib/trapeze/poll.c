@@ -18,7 +18,7 @@
 /* Link events (new connections, dead peers, handshakes) are looked at
  * every EV_NS: an epoll_wait costs more than a whole shm round trip, so it
  * must be rare on a spinning path, yet a slow poller must not wait long.
- * The clock is read on idle polls only (and every EV_BUSY busy ones). */
+ * The clock is read every 32nd idle poll (and every EV_BUSY-th busy one). */
 #define EV_NS   500000ull
 #define EV_BUSY 1024
 
@@ -112,7 +112,7 @@ int tpz_poll(struct tpz_endpoint *ep, int max)
 	run_completions(ep);
 	/* Link events (new connections, dead peers) are rare: look now and
 	 * then, not on every spin of a busy loop. */
-	if (n == 0 || ++ep->poll_ticks % EV_BUSY == 0) {
+	if (++ep->poll_ticks % (n ? EV_BUSY : 32) == 0) {
 		uint64_t now = tpz_now_ns();
 		if (now - ep->ev_last >= EV_NS) {
 			ep->ev_last = now;
