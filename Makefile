@@ -28,7 +28,13 @@ NRPC_LIB := $(B)/lib/libnetrpc.a
 # Libraries in link order: upper layers first.
 LIBS_A   := $(NRPC_LIB) $(TPZ_LIB)
 
-PROGS    := $(notdir $(patsubst %/,%,$(dir $(wildcard src/*/*.c))))
+# src/common is not a program: it is what the benchmark tools share
+# (perfkit.h), a library linked into every program ahead of LIBS_A.
+PK_SRC   := $(wildcard src/common/*.c)
+PK_OBJ   := $(PK_SRC:%.c=$(B)/%.o)
+PK_LIB   := $(B)/lib/libperfkit.a
+
+PROGS    := $(filter-out common,$(notdir $(patsubst %/,%,$(dir $(wildcard src/*/*.c)))))
 PROG_BIN := $(PROGS:%=$(B)/bin/%)
 
 TEST_SRC := $(wildcard tests/t-*.c)
@@ -38,7 +44,7 @@ TEST_COMMON := $(B)/tests/testlib.o
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
-all: $(LIBS_A) $(PROG_BIN) $(TEST_BIN) $(BENCH_BIN)
+all: $(LIBS_A) $(PK_LIB) $(PROG_BIN) $(TEST_BIN) $(BENCH_BIN)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -52,9 +58,16 @@ $(NRPC_LIB): $(NRPC_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-# Each program is the .c files of its folder under src/.
+$(PK_LIB): $(PK_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+# The programs and perfkit itself include perfkit.h.
+$(B)/src/%.o: CFLAGS += -Isrc/common
+
+# Each program is the .c files of its folder under src/, plus perfkit.
 .SECONDEXPANSION:
-$(B)/bin/%: $$(addprefix $(B)/,$$(subst .c,.o,$$(wildcard src/$$*/*.c))) $(LIBS_A)
+$(B)/bin/%: $$(addprefix $(B)/,$$(subst .c,.o,$$(wildcard src/$$*/*.c))) $(PK_LIB) $(LIBS_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 

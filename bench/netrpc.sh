@@ -26,135 +26,27 @@
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
-REPS=""; QUICK=0; OUT=$HERE/results
-while (($#)); do
-    case $1 in
-        --quick | -q) QUICK=1 ;;
-        -r) REPS=${2:?-r needs a number}; shift ;;
-        -o) OUT=${2:?-o needs a directory}; shift ;;
-        -h | --help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) echo "netrpc.sh: unknown option $1 (see -h)" >&2; exit 2 ;;
-    esac
-    shift
-done
-[[ -n $REPS ]] || { ((QUICK)) && REPS=1 || REPS=10; }
-[[ $REPS =~ ^[1-9][0-9]*$ ]] || { echo "netrpc.sh: -r wants a positive number" >&2; exit 2; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$HERE/lib.sh"
+bench_init netrpc 10 "$@"
 
-CPU_S=${TPZ_CPU_SERVER:-0}
-CPU_C=${TPZ_CPU_CLIENT:-1}
 PORT_BASE=${NRPC_PORT_BASE:-24600}     # loopback ports used: base .. base+49 (UCX only)
-TSV=$OUT/netrpc.tsv
-MD=$OUT/netrpc.md
-PNG=$OUT/netrpc.png
-LOGS=$OUT/netrpc-logs
 NPERF=$ROOT/build/bin/nrpc-perf
 TPERF=$ROOT/build/bin/tpz-perf
 SIZES=(4096 8192 65536 1048576)
 INFLIGHT=(1 8 64)
-REP=0
 port=$PORT_BASE
 
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-have() { command -v "$1" >/dev/null 2>&1; }
 szname() { case $1 in 4096) echo 4KiB ;; 8192) echo 8KiB ;; 65536) echo 64KiB ;; 1048576) echo 1MiB ;; *) echo "${1}B" ;; esac; }
-
-# ---- setup ------------------------------------------------------------------
-
-# Install what this machine lacks (Debian packages; needs root or sudo).
-install_peers() {
-    local p missing=() sudo=""
-    for p in ucx-utils gnuplot-nox; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-    done
-    ((${#missing[@]})) || return 0
-    ((EUID == 0)) || sudo=sudo
-    log "installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get -y -q -o DPkg::Lock::Timeout=300 update >/dev/null || log "WARN: apt-get update failed"
-    $sudo apt-get -y -q -o DPkg::Lock::Timeout=300 install "${missing[@]}" >/dev/null ||
-        log "WARN: could not install ${missing[*]}: their rows stay empty"
-}
-
-build_ours() {
-    log "building nrpc-perf and tpz-perf"
-    make -C "$ROOT" -j2 build/bin/nrpc-perf build/bin/tpz-perf >"$LOGS/build.log" 2>&1 ||
-        { log "ERROR: build failed, see $LOGS/build.log"; tail -5 "$LOGS/build.log" >&2; exit 1; }
-}
-
-# ---- background servers: started here, stopped by PID ---------------------
-
-BG_PIDS=()
-start_bg() { # LOGFILE CMD...: leaves the PID in BG_PID
-    local logf=$1
-    shift
-    "$@" >"$logf" 2>&1 &
-    BG_PID=$!
-    BG_PIDS+=("$BG_PID")
-}
-stop_bg() { # PID
-    local pid=$1 i
-    kill "$pid" 2>/dev/null || true
-    for ((i = 0; i < 40; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-    kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-stop_all_bg() {
-    local p
-    for p in "${BG_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && stop_bg "$p"; done
-    BG_PIDS=()
-}
-trap stop_all_bg EXIT
-trap 'log "interrupted"; exit 130' INT TERM
-
-# wait_listen PORT: until something listens on tcp PORT (10 s at most)
-wait_listen() {
-    local hex i
-    hex=$(printf '%04X' "$1")
-    for ((i = 0; i < 200; i++)); do
-        awk -v p=":$hex" '$2 ~ p"$" && $4 == "0A" { f = 1 } END { exit !f }' \
-            /proc/net/tcp /proc/net/tcp6 2>/dev/null && return 0
-        sleep 0.05
-    done
-    log "WARN: nothing listens on port $1"
-    return 1
-}
-next_port() { port=$((port + 1)); ((port > PORT_BASE + 49)) && port=$((PORT_BASE + 1)); }
-
-# emit GROUP METRIC UNIT VALUE: one raw value
-emit() {
-    if [[ -z ${4:-} || $4 == nan ]]; then
-        log "WARN: no value for $1/$2"
-        return 0
-    fi
-    printf '%s\t%s\t%s\t%s\t%s\n' "$REP" "$1" "$2" "$3" "$4" >>"$TSV"
-    log "  $1 $2 = $4 $3"
-}
-
-# jget KEY: a top-level number from the JSON line on stdin
-jget() { grep -o "\"$1\":[-0-9.eE+]*" | head -1 | cut -d: -f2; }
 
 # ---- UCX --------------------------------------------------------------------
 
 # ucx_am_lat NAME TLS NETDEV ITERS: ucp_am_lat 128 B, one-way latency doubled
 ucx_am_lat() {
-    local name=$1 tls=$2 dev=$3 iters=$4 logf spid rc line
+    local name=$1 tls=$2 dev=$3 iters=$4
     have ucx_perftest || return 0
-    ((QUICK)) && iters=$((iters / 5))
-    logf=$LOGS/ucx-$name-r$REP
-    next_port
-    start_bg "$logf.server" env UCX_TLS="$tls" UCX_NET_DEVICES="$dev" \
-        timeout 120 taskset -c "$CPU_S" ucx_perftest -p "$port"
-    spid=$BG_PID
-    wait_listen "$port"
-    env UCX_TLS="$tls" UCX_NET_DEVICES="$dev" timeout 90 \
-        taskset -c "$CPU_C" ucx_perftest 127.0.0.1 -p "$port" \
-        -t ucp_am_lat -s 128 -n "$iters" -w $((iters / 10)) -f -v >"$logf.client" 2>&1
-    rc=$?
-    stop_bg "$spid"
-    ((rc == 0)) || { log "WARN: ucx $name failed rc=$rc (see $logf.client)"; return 0; }
-    # CSV: iterations,p50_lat,avg_lat,overall_lat,avg_bw,overall_bw,avg_mr,overall_mr
-    line=$(grep -E '^ *[0-9]+,' "$logf.client" | tail -1 | tr -d ' ')
-    emit ucx "$name" us_rtt "$(awk -F, '{ printf "%.4g", 2 * $2 }' <<<"$line")"
+    ucx_perf "$name" "$tls" "$dev" ucp_am_lat 128 "$iters" 120 90 || return 0
+    emit ucx "$name" us_rtt "$(awk -F, '{ printf "%.4g", 2 * $2 }' <<<"$UCX_LINE")"
 }
 
 run_ucx() {
@@ -170,8 +62,7 @@ nrpc() {
     local name=$1 logf=$LOGS/nrpc-$1-r$REP e
     shift
     NLINE=""
-    timeout 150 "$NPERF" --cpu-server "$CPU_S" --cpu-client "$CPU_C" --timeout 140 "$@" \
-        >"$logf" 2>"$logf.err"
+    run_tool "$NPERF" "$logf" "$@"
     local rc=$?
     NLINE=$(grep '^{' "$logf" | tail -1)
     if ((rc != 0)) || [[ -z $NLINE ]]; then
@@ -192,8 +83,7 @@ nrpc() {
 tpz() {
     local name=$1 unit=$2 key=$3 logf=$LOGS/tpz-$1-r$REP e
     shift 3
-    if ! timeout 150 "$TPERF" --cpu-server "$CPU_S" --cpu-client "$CPU_C" --timeout 140 "$@" \
-        >"$logf" 2>"$logf.err"; then
+    if ! run_tool "$TPERF" "$logf" "$@"; then
         log "WARN: tpz-perf $name failed (see $logf.err)"
         emit check "failed.tpz.$name" count 1
         return 1
@@ -277,17 +167,6 @@ run_rate() {
 
 # ---- report -----------------------------------------------------------------
 
-# stat GROUP METRIC FIELD: median|min|max|n over the reps ("" if none)
-stat() {
-    awk -F'\t' -v g="$1" -v m="$2" 'NR > 1 && $2 == g && $3 == m { print $5 }' "$TSV" | sort -g |
-        awk -v f="$3" '{ v[NR] = $1 } END {
-            if (NR == 0) exit
-            if (f == "n") print NR
-            else if (f == "min") print v[1]
-            else if (f == "max") print v[NR]
-            else printf "%.4g\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-med() { stat "$1" "$2" median; }
 # ratio A B: A/B to 3 digits, "" if either is missing
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && b > 0) printf "%.3g", a / b }'; }
 orna() { [[ -n $1 ]] && echo "$1" || echo "n/a"; }
@@ -391,20 +270,12 @@ bw_table() {
 
 write_md() {
     local t_run=$1 nerr nfail
-    ver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo n/a; }
     nfail=$(awk -F'\t' 'NR > 1 && $2 == "check" && $3 ~ /^failed\./ { n++ } END { print n + 0 }' "$TSV")
     nerr=$(awk -F'\t' 'NR > 1 && $2 == "check" && $3 ~ /^errors\./ { n += $5 } END { print n + 0 }' "$TSV")
     {
         echo "# NetRPC benchmark: NetRPC against raw Trapeze and UCX"
         echo
-        echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), run took $((t_run / 60)) min $((t_run % 60)) s," \
-             "$REPS rep(s)$( ((QUICK)) && echo ', QUICK mode (short runs)')"
-        echo "- commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo none)$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -q . && echo ' (work tree modified)')"
-        echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) CPUs," \
-             "kernel $(uname -r); load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
-        echo "- tools: ucx-utils $(ver ucx-utils)"
-        echo "- pinning: every server/responder on CPU $CPU_S, every client/initiator on CPU $CPU_C"
-        echo "- raw values: \`$(basename "$TSV")\`; tool output: \`$(basename "$LOGS")/\`"
+        md_meta "$t_run" "$LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)" ucx-utils
         echo "- checks: $nfail failed run(s), $nerr error(s) reported by the tools (both must be 0;" \
              "the \`check\` rows below name them)"
         echo
@@ -431,14 +302,7 @@ write_md() {
         echo
         bw_table
         echo
-        echo "## Every figure"
-        echo
-        echo "| group | metric | unit | n | median | min | max |"
-        echo "|---|---|---|---:|---:|---:|---:|"
-        awk -F'\t' 'NR > 1 && !seen[$2 FS $3]++ { print $2 "\t" $3 "\t" $4 }' "$TSV" |
-            while IFS=$'\t' read -r g m u; do
-                echo "| $g | $m | $u | $(stat "$g" "$m" n) | $(stat "$g" "$m" median) | $(stat "$g" "$m" min) | $(stat "$g" "$m" max) |"
-            done
+        md_every_figure
         echo
         echo "See \`bench/README.md\` (netrpc.sh) for what each figure measures."
     } >"$MD"
@@ -496,10 +360,7 @@ write_png() {
 set terminal png size 1400,1000 font ",10" noenhanced
 set output "$PNG"
 set multiplot layout 2,2 title "NetRPC (nrpc-perf) vs raw Trapeze (tpz-perf) and UCX"
-set style data histograms
-set style histogram clustered gap 1
-set style fill solid 0.8 border -1
-set boxwidth 0.9
+$GP_HISTOGRAMS
 set datafile missing "?"
 set grid ytics
 set key top left
@@ -537,19 +398,6 @@ EOF
 
 mkdir -p "$OUT" "$LOGS"
 rm -f "$LOGS"/*
-install_peers
-build_ours
-printf 'rep\tgroup\tmetric\tunit\tvalue\n' >"$TSV"
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-t0=$(date +%s)
-for ((REP = 1; REP <= REPS; REP++)); do
-    log "== rep $REP/$REPS (load $(cut -d' ' -f1-3 /proc/loadavg))"
-    run_rtt
-    run_ucx
-    run_rate
-    run_bw
-done
-write_md $(($(date +%s) - t0))
-write_png
-log "wrote $TSV, $MD, $PNG"
-cat "$MD"
+install_peers ucx-utils gnuplot-nox
+build_ours build/bin/nrpc-perf build/bin/tpz-perf
+bench_run run_rtt run_ucx run_rate run_bw

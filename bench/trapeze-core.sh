@@ -21,129 +21,19 @@
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
-REPS=""; QUICK=0; OUT=$HERE/results
-while (($#)); do
-    case $1 in
-        --quick | -q) QUICK=1 ;;
-        -r) REPS=${2:?-r needs a number}; shift ;;
-        -o) OUT=${2:?-o needs a directory}; shift ;;
-        -h | --help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) echo "trapeze-core.sh: unknown option $1 (see -h)" >&2; exit 2 ;;
-    esac
-    shift
-done
-[[ -n $REPS ]] || { ((QUICK)) && REPS=1 || REPS=5; }
-[[ $REPS =~ ^[1-9][0-9]*$ ]] || { echo "trapeze-core.sh: -r wants a positive number" >&2; exit 2; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$HERE/lib.sh"
+bench_init trapeze-core 5 "$@"
 
-CPU_S=${TPZ_CPU_SERVER:-0}
-CPU_C=${TPZ_CPU_CLIENT:-1}
 PORT_BASE=${TPZ_PORT_BASE:-24500}      # loopback ports used: base .. base+49
-TSV=$OUT/trapeze-core.tsv
-MD=$OUT/trapeze-core.md
-PNG=$OUT/trapeze-core.png
-LOGS=$OUT/trapeze-core-logs
 PERF=$ROOT/build/bin/tpz-perf
 FUTEX=$ROOT/build/bench/futex-pingpong
-REP=0
 port=$PORT_BASE
-
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-have() { command -v "$1" >/dev/null 2>&1; }
-
-# ---- setup ------------------------------------------------------------------
-
-# Install the peers if this machine lacks them (Debian packages; needs root).
-install_peers() {
-    local p missing=() sudo=""
-    for p in ucx-utils iperf3 gnuplot-nox; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-    done
-    ((${#missing[@]})) || return 0
-    ((EUID == 0)) || sudo=sudo
-    log "installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get -y -q -o DPkg::Lock::Timeout=300 update >/dev/null || log "WARN: apt-get update failed"
-    $sudo apt-get -y -q -o DPkg::Lock::Timeout=300 install "${missing[@]}" >/dev/null ||
-        log "WARN: could not install ${missing[*]}: their rows stay empty"
-}
-
-build_ours() {
-    log "building tpz-perf and futex-pingpong"
-    make -C "$ROOT" -j2 build/bin/tpz-perf build/bench/futex-pingpong >"$LOGS/build.log" 2>&1 ||
-        { log "ERROR: build failed, see $LOGS/build.log"; tail -5 "$LOGS/build.log" >&2; exit 1; }
-}
-
-# ---- background servers: started here, stopped by PID ---------------------
-
-BG_PIDS=()
-start_bg() { # LOGFILE CMD...: leaves the PID in BG_PID
-    local logf=$1
-    shift
-    "$@" >"$logf" 2>&1 &
-    BG_PID=$!
-    BG_PIDS+=("$BG_PID")
-}
-stop_bg() { # PID
-    local pid=$1 i
-    kill "$pid" 2>/dev/null || true
-    for ((i = 0; i < 40; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-    kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-stop_all_bg() {
-    local p
-    for p in "${BG_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && stop_bg "$p"; done
-    BG_PIDS=()
-}
-trap stop_all_bg EXIT
-trap 'log "interrupted"; exit 130' INT TERM
-
-# wait_listen PORT: until something listens on tcp PORT (10 s at most)
-wait_listen() {
-    local hex i
-    hex=$(printf '%04X' "$1")
-    for ((i = 0; i < 200; i++)); do
-        awk -v p=":$hex" '$2 ~ p"$" && $4 == "0A" { f = 1 } END { exit !f }' \
-            /proc/net/tcp /proc/net/tcp6 2>/dev/null && return 0
-        sleep 0.05
-    done
-    log "WARN: nothing listens on port $1"
-    return 1
-}
-next_port() { port=$((port + 1)); ((port > PORT_BASE + 49)) && port=$((PORT_BASE + 1)); }
-
-# emit GROUP METRIC UNIT VALUE: one raw value
-emit() {
-    if [[ -z ${4:-} || $4 == nan ]]; then
-        log "WARN: no value for $1/$2"
-        return 0
-    fi
-    printf '%s\t%s\t%s\t%s\t%s\n' "$REP" "$1" "$2" "$3" "$4" >>"$TSV"
-    log "  $1 $2 = $4 $3"
-}
 
 # ---- peers ------------------------------------------------------------------
 
-# ucx NAME TLS NETDEV TEST SIZE ITERS -> UCX_LINE (the final CSV line:
-# iterations,p50_lat,avg_lat,overall_lat,avg_bw,overall_bw,avg_mr,overall_mr)
-ucx() {
-    local name=$1 tls=$2 dev=$3 test=$4 size=$5 iters=$6 logf spid rc
-    ((QUICK)) && iters=$((iters / 5))
-    logf=$LOGS/ucx-$name-r$REP
-    next_port
-    start_bg "$logf.server" env UCX_TLS="$tls" UCX_NET_DEVICES="$dev" \
-        timeout 180 taskset -c "$CPU_S" ucx_perftest -p "$port"
-    spid=$BG_PID
-    wait_listen "$port"
-    env UCX_TLS="$tls" UCX_NET_DEVICES="$dev" timeout 120 \
-        taskset -c "$CPU_C" ucx_perftest 127.0.0.1 -p "$port" \
-        -t "$test" -s "$size" -n "$iters" -w $((iters / 10)) -f -v >"$logf.client" 2>&1
-    rc=$?
-    stop_bg "$spid"
-    ((rc == 0)) || { log "WARN: ucx $name failed rc=$rc (see $logf.client)"; UCX_LINE=""; return 1; }
-    UCX_LINE=$(grep -E '^ *[0-9]+,' "$logf.client" | tail -1 | tr -d ' ')
-    [[ -n $UCX_LINE ]]
-}
+# ucx NAME TLS NETDEV TEST SIZE ITERS -> UCX_LINE (see ucx_perf in lib.sh)
+ucx() { ucx_perf "$@" 180 120 && [[ -n $UCX_LINE ]]; }
 # ucx_perftest prints one-way latency (half the round trip): doubled here.
 ucx_lat() { ucx "$@" && emit ucx "$1" us_rtt "$(awk -F, '{ printf "%.4g", 2 * $2 }' <<<"$UCX_LINE")"; }
 # overall_bw is in MiB/s.
@@ -187,15 +77,11 @@ run_futex() {
 
 # ---- ours -------------------------------------------------------------------
 
-# jget KEY: a top-level number from the JSON line on stdin
-jget() { grep -o "\"$1\":[-0-9.eE+]*" | head -1 | cut -d: -f2; }
-
 # perf NAME UNIT KEY ARGS...: run tpz-perf once, emit the median of KEY
 perf() {
     local name=$1 unit=$2 key=$3 logf=$LOGS/tpz-$1-r$REP
     shift 3
-    timeout 150 "$PERF" --cpu-server "$CPU_S" --cpu-client "$CPU_C" --timeout 140 "$@" \
-        >"$logf" 2>"$logf.err" || { log "WARN: tpz-perf $name failed (see $logf.err)"; return 1; }
+    run_tool "$PERF" "$logf" "$@" || { log "WARN: tpz-perf $name failed (see $logf.err)"; return 1; }
     emit ours "$name" "$unit" "$(jget "${key}_median" <"$logf")"
     local e
     e=$(jget errors <"$logf")
@@ -226,17 +112,6 @@ run_ours() {
 }
 
 # ---- report -----------------------------------------------------------------
-
-# stat GROUP METRIC FIELD: median|min|max|n over the reps ("" if none)
-stat() {
-    awk -F'\t' -v g="$1" -v m="$2" 'NR > 1 && $2 == g && $3 == m { print $5 }' "$TSV" | sort -g |
-        awk -v f="$3" '{ v[NR] = $1 } END {
-            if (NR == 0) exit
-            if (f == "n") print NR
-            else if (f == "min") print v[1]
-            else if (f == "max") print v[NR]
-            else printf "%.4g\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 
 # goal rows: plot label | label | ours metric | peer group | peer metric | le/ge | goal
 # ratio ("-": shown for information, no goal)
@@ -275,18 +150,10 @@ goal_rows() {
 
 write_md() {
     local t_run=$1
-    ver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo n/a; }
     {
         echo "# Trapeze core benchmark: ours against the peers"
         echo
-        echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), run took $((t_run / 60)) min $((t_run % 60)) s," \
-             "$REPS rep(s)$( ((QUICK)) && echo ', QUICK mode (short runs)')"
-        echo "- commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo none)$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -q . && echo ' (work tree modified)')"
-        echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) CPUs," \
-             "kernel $(uname -r); load average before: $LOAD_BEFORE"
-        echo "- tools: ucx-utils $(ver ucx-utils), iperf3 $(ver iperf3)"
-        echo "- pinning: every server/responder on CPU $CPU_S, every client/initiator on CPU $CPU_C"
-        echo "- raw values: \`$(basename "$TSV")\`; tool output: \`$(basename "$LOGS")/\`"
+        md_meta "$t_run" "$LOAD_BEFORE" ucx-utils iperf3
         echo
         echo "Values are medians over the reps; each rep's value is the tool's own median"
         echo "(tpz-perf, futex-pingpong: of per-batch means) or its overall figure (UCX bandwidth"
@@ -297,14 +164,7 @@ write_md() {
         echo "|---|---:|---:|---:|---|---|"
         goal_rows | awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6 }'
         echo
-        echo "## Every figure"
-        echo
-        echo "| group | metric | unit | n | median | min | max |"
-        echo "|---|---|---|---:|---:|---:|---:|"
-        awk -F'\t' 'NR > 1 && !seen[$2 FS $3]++ { print $2 "\t" $3 "\t" $4 }' "$TSV" |
-            while IFS=$'\t' read -r g m u; do
-                echo "| $g | $m | $u | $(stat "$g" "$m" n) | $(stat "$g" "$m" median) | $(stat "$g" "$m" min) | $(stat "$g" "$m" max) |"
-            done
+        md_every_figure
         echo
         echo "See \`bench/README.md\` for what each figure measures."
     } >"$MD"
@@ -318,10 +178,7 @@ write_png() {
 set terminal png size 1200,650 font ",10"
 set output "$PNG"
 set title "Trapeze vs peers: factor over the peer (higher is better; latency: peer/ours, rates: ours/peer)"
-set style data histograms
-set style histogram clustered gap 1
-set style fill solid 0.8 border -1
-set boxwidth 0.9
+$GP_HISTOGRAMS
 set xtics rotate by -30 left
 set ylabel "x peer (log scale)"
 set logscale y
@@ -341,19 +198,6 @@ EOF
 
 mkdir -p "$OUT" "$LOGS"
 rm -f "$LOGS"/*
-install_peers
-build_ours
-printf 'rep\tgroup\tmetric\tunit\tvalue\n' >"$TSV"
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-t0=$(date +%s)
-for ((REP = 1; REP <= REPS; REP++)); do
-    log "== rep $REP/$REPS (load $(cut -d' ' -f1-3 /proc/loadavg))"
-    run_futex
-    run_ours
-    run_ucx
-    run_iperf3
-done
-write_md $(($(date +%s) - t0))
-write_png
-log "wrote $TSV, $MD, $PNG"
-cat "$MD"
+install_peers ucx-utils iperf3 gnuplot-nox
+build_ours build/bin/tpz-perf build/bench/futex-pingpong
+bench_run run_futex run_ours run_ucx run_iperf3

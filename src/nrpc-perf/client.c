@@ -103,7 +103,7 @@ static void on_reply(struct nrpc *r, struct nrpc_result *res, void *arg);
 static void issue(struct client *c, struct slot *s)
 {
 	const struct np_opts *o = c->o;
-	struct nrpc_call_desc d = { .dst = NP_SERVER_NODE };
+	struct nrpc_call_desc d = { .dst = PK_SERVER_NODE };
 	nrpc_call_t call;
 	int rc;
 
@@ -167,7 +167,7 @@ static void boundary(struct client *c, uint64_t now)
 	struct np_result *r = c->res;
 
 	if (c->rep >= 0) {
-		double ns = (double)(now - c->t_rep0), n = (double)o->iters;
+		double ns = (double)(now - c->t_rep0), n = (double)o->pk.iters;
 		/* Little's law: each slot always has one call in flight, so the
 		 * mean time a call takes is inflight x elapsed / calls (with
 		 * inflight 1: the mean of back-to-back round trips).  No clock
@@ -176,7 +176,7 @@ static void boundary(struct client *c, uint64_t now)
 		r->rtt_us[c->rep] = (double)o->inflight * ns / n / 1e3;
 		r->mcps[c->rep] = n / ns * 1e3;
 		r->gbps[c->rep] = o->test == TEST_NULL ? 0 : n * o->size / ns;   /* B/ns = GB/s */
-		if (o->verbose)
+		if (o->pk.verbose)
 			fprintf(stderr, "nrpc-perf: rep %d: rtt %.4g us, %.4g Mcalls/s, %.4g GB/s\n",
 				c->rep + 1, r->rtt_us[c->rep], r->mcps[c->rep], r->gbps[c->rep]);
 		r->n = c->rep + 1;
@@ -184,15 +184,15 @@ static void boundary(struct client *c, uint64_t now)
 		cnt_snapshot(c, &c->mark);
 	}
 	c->rep++;
-	if (c->rep == o->reps) {   /* the timed part is over */
+	if (c->rep == o->pk.reps) {   /* the timed part is over */
 		struct np_cli_cnt end;
 		cnt_snapshot(c, &end);
 		cnt_delta(&r->client, &end, &c->mark);
-		r->calls = (uint64_t)o->reps * o->iters;
+		r->calls = (uint64_t)o->pk.reps * o->pk.iters;
 		c->next_mark = UINT64_MAX;
 		return;
 	}
-	c->next_mark += o->iters;
+	c->next_mark += o->pk.iters;
 	c->t_rep0 = now;
 }
 
@@ -225,7 +225,7 @@ static void on_reply(struct nrpc *r, struct nrpc_result *res, void *arg)
 		return;
 	if (!ok) {
 		c->errors++;
-		if (c->errors <= 5 || c->o->verbose)
+		if (c->errors <= 5 || c->o->pk.verbose)
 			fprintf(stderr, "nrpc-perf: client: call %llu: status %d (%s), %u payload bytes%s\n",
 				(unsigned long long)c->completed, res->status,
 				res->status ? tpz_strerror(res->status) : "ok", res->payload_len,
@@ -241,7 +241,7 @@ static void on_reply(struct nrpc *r, struct nrpc_result *res, void *arg)
 	}
 	c->completed++;
 	if (c->completed == c->next_mark)
-		boundary(c, now_ns());
+		boundary(c, pk_now_ns());
 	issue(c, s);
 }
 
@@ -269,7 +269,7 @@ static void on_peer_down(struct tpz_endpoint *ep, uint32_t node, int reason, voi
 	struct client *c = arg;
 
 	(void)ep;
-	if (node != NP_SERVER_NODE || c->stopping)
+	if (node != PK_SERVER_NODE || c->stopping)
 		return;
 	c->peer_down = true;
 	fprintf(stderr, "nrpc-perf: client: server node %u went down (reason %d)\n", node, reason);
@@ -277,17 +277,17 @@ static void on_peer_down(struct tpz_endpoint *ep, uint32_t node, int reason, voi
 
 static int connect_server(struct client *c, const char *url)
 {
-	uint64_t deadline = now_ns() + CONNECT_TIMEOUT_MS * 1000000ull;
-	int rc = tpz_connect(c->ep, NP_SERVER_NODE, url, CONNECT_TIMEOUT_MS);
+	uint64_t deadline = pk_now_ns() + CONNECT_TIMEOUT_MS * 1000000ull;
+	int rc = tpz_connect(c->ep, PK_SERVER_NODE, url, CONNECT_TIMEOUT_MS);
 
 	if (rc < 0) {
 		fprintf(stderr, "nrpc-perf: client: connect to %s: %s\n", url, tpz_strerror(rc));
 		return rc;
 	}
-	while (!tpz_peer_is_up(c->ep, NP_SERVER_NODE)) {
+	while (!tpz_peer_is_up(c->ep, PK_SERVER_NODE)) {
 		if ((rc = nrpc_poll(c->r, 0)) < 0)
 			return rc;
-		if (now_ns() > deadline || np_stop) {
+		if (pk_now_ns() > deadline || pk_stop) {
 			fprintf(stderr, "nrpc-perf: client: server at %s never came up\n", url);
 			return -ETIMEDOUT;
 		}
@@ -299,7 +299,7 @@ static int connect_server(struct client *c, const char *url)
 static int ctl_call(struct client *c, uint16_t op, const void *args, uint32_t len,
 		    struct nrpc_result *out)
 {
-	struct nrpc_call_desc d = { .dst = NP_SERVER_NODE, .op = op, .args = args,
+	struct nrpc_call_desc d = { .dst = PK_SERVER_NODE, .op = op, .args = args,
 				    .args_len = len, .timeout_ms = CTL_TIMEOUT_MS };
 	struct nrpc_result res;
 	int rc = nrpc_call(c->r, &d, &res);
@@ -354,12 +354,12 @@ static void slots_free(struct client *c)
 static int measure(struct client *c)
 {
 	const struct np_opts *o = c->o;
-	uint64_t warm = o->inflight == 1 ? o->iters : o->iters / 4;
+	uint64_t warm = o->inflight == 1 ? o->pk.iters : o->pk.iters / 4;
 	int rc = 0;
 
 	if (warm < 2ull * o->inflight)
 		warm = 2ull * o->inflight;
-	c->total = warm + (uint64_t)o->reps * o->iters;
+	c->total = warm + (uint64_t)o->pk.reps * o->pk.iters;
 	c->next_mark = warm;
 	c->rep = -1;
 	for (uint32_t i = 0; i < o->inflight && !c->fatal; i++)
@@ -373,7 +373,7 @@ static int measure(struct client *c)
 			rc = -EPIPE;
 			break;
 		}
-		if (np_stop) {
+		if (pk_stop) {
 			rc = -EINTR;
 			break;
 		}
@@ -396,7 +396,7 @@ int client_run(const struct np_opts *o, struct tpz_endpoint *ep, const char *url
 	struct client c = { .o = o, .ep = ep, .res = res };
 	struct tpz_handler_ops watch = { .recv = watch_recv, .peer_down = on_peer_down, .arg = &c };
 	struct np_start st = { .test = o->test, .size = o->size, .inflight = o->inflight,
-			       .mode = o->mode };
+			       .mode = o->pk.mode };
 	struct nrpc_result sr;
 	int rc;
 
@@ -438,7 +438,7 @@ int client_run(const struct np_opts *o, struct tpz_endpoint *ep, const char *url
 	/* From here on calls that end (an error path) are not re-issued, and
 	 * the server going away is expected. */
 	c.stopping = true;
-	if (rc == 0 && !c.peer_down && tpz_peer_is_up(ep, NP_SERVER_NODE))
+	if (rc == 0 && !c.peer_down && tpz_peer_is_up(ep, PK_SERVER_NODE))
 		ctl_call(&c, NP_OP_STOP, NULL, 0, NULL);
 	res->errors += c.errors + (res->have_server ? res->server.errors : 0);
 	/* Calls still in flight end here; only then may their buffers go. */

@@ -15,10 +15,9 @@
 #include <stdint.h>
 
 #include "netrpc.h"
+#include "perfkit.h"
 
 #define NP_H_WATCH        1       /* Trapeze handler: peer up/down only */
-#define NP_SERVER_NODE    0u
-#define NP_MAX_REPS       10000
 #define NP_MAX_INFLIGHT   4096
 #define NP_CACHE_BLOCKS   4       /* the server's cache: this many --size blocks */
 
@@ -32,9 +31,7 @@ enum {
 	NP_OP_STOP  = 0x102,      /* session over */
 };
 
-enum np_link { LINK_SHM, LINK_TCP };
 enum np_test { TEST_NULL = 1, TEST_READ, TEST_WRITE };
-enum np_mode { MODE_POLL = 1, MODE_BLOCK };
 
 /* READ / WRITE arguments: a byte range of the server's cache. */
 struct np_rw {
@@ -59,23 +56,12 @@ struct np_srv_stats {
 _Static_assert(sizeof(struct np_srv_stats) <= NRPC_INLINE_MAX, "stats fit inline");
 
 struct np_opts {
-	enum np_link link;
+	struct pk_opts pk;       /* pk.iters: calls per rep */
 	enum np_test test;
-	enum np_mode mode;
 	uint32_t size;
 	uint32_t inflight;
-	uint64_t iters;          /* calls per rep */
-	int      reps;
-	const char *peer;        /* tcp://HOST:PORT: run only the client end */
-	int      listen_port;    /* >= 0: run only the server end */
-	uint32_t node;           /* the client's node id */
-	int      cpu_server, cpu_client;
-	bool     cpus_given;
-	const char *secret;
-	int      timeout_s;      /* watchdog */
 	uint32_t max_calls;      /* NetRPC call records (0: NetRPC's default) */
 	int      call_timeout_ms;   /* NetRPC per-call timeout (0: NetRPC's default) */
-	bool     verbose;
 };
 
 /* The client end's counters over the timed reps. */
@@ -87,9 +73,9 @@ struct np_cli_cnt {
 };
 
 struct np_result {
-	double   rtt_us[NP_MAX_REPS];       /* per rep: mean round trip, us */
-	double   gbps[NP_MAX_REPS];         /* per rep: payload GB/s (1e9 B/s) */
-	double   mcps[NP_MAX_REPS];         /* per rep: million calls/s */
+	double   rtt_us[PK_MAX_REPS];       /* per rep: mean round trip, us */
+	double   gbps[PK_MAX_REPS];         /* per rep: payload GB/s (1e9 B/s) */
+	double   mcps[PK_MAX_REPS];         /* per rep: million calls/s */
 	int      n;
 	uint64_t calls;                     /* calls completed in the timed reps */
 	struct np_cli_cnt client;           /* deltas over the timed reps */
@@ -102,16 +88,9 @@ struct np_result {
 };
 
 /* main.c */
-extern volatile int np_stop;
 const char *test_name(enum np_test t);
-const char *mode_name(enum np_mode m);
-const char *link_name(enum np_link l);
 
 /* util.c */
-extern int np_verbose;
-uint64_t now_ns(void);
-void pin_cpu(int cpu, const char *who);
-void np_log(void *arg, int level, const char *msg);
 /* The cache's contents: one byte per offset, cheap to recompute anywhere. */
 static inline uint8_t np_pattern(uint64_t off)
 {
@@ -119,17 +98,18 @@ static inline uint8_t np_pattern(uint64_t off)
 }
 uint32_t np_pool_frames(const struct np_opts *o);
 uint32_t np_ring_slots(const struct np_opts *o);
-int  endpoint_open(const struct np_opts *o, uint32_t node, const char *fabric,
-		   const char *who, struct tpz_endpoint **out);
+/* perfkit's pk_ends.open; arg: the struct np_opts */
+int  endpoint_open(void *arg, uint32_t node, const char *fabric, const char *who,
+		   struct tpz_endpoint **out);
 int  np_nrpc_open(const struct np_opts *o, struct tpz_endpoint *ep, const char *who,
 		  struct nrpc **out);
 uint8_t *np_byte_at(const struct tpz_payload *pl, uint32_t off);
 /* Drive delivery once in the end's mode. */
 int  np_drive(const struct np_opts *o, struct nrpc *r);
 
-/* server.c */
-int server_run(const struct np_opts *o, struct tpz_endpoint *ep, const char *url,
-	       int ready_fd, bool forever);
+/* server.c: serve one session (forked) or sessions forever (--listen);
+ * perfkit's pk_ends.serve, arg: the struct np_opts. */
+int server_run(void *arg, struct tpz_endpoint *ep, const char *url, int ready_fd, bool forever);
 
 /* client.c */
 int client_run(const struct np_opts *o, struct tpz_endpoint *ep, const char *url,

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "nperf.h"
 
@@ -160,7 +159,7 @@ static void op_read(struct nrpc_req *req, void *arg)
 	if (rc < 0) {   /* not sent: no done will come (NetRPC answers -EIO for us) */
 		s->cache->refs--;
 		s->st.errors++;
-		if (s->o->verbose)
+		if (s->o->pk.verbose)
 			fprintf(stderr, "nrpc-perf: server: read reply: %s\n", tpz_strerror(rc));
 		return;
 	}
@@ -210,16 +209,16 @@ static void op_start(struct nrpc_req *req, void *arg)
 	tpz_counters(s->ep, &s->mark);
 	s->params = p;
 	s->client = req->caller;
-	if (p.mode != (uint32_t)s->o->mode)
+	if (p.mode != (uint32_t)s->o->pk.mode)
 		fprintf(stderr, "nrpc-perf: server: client asks for %s mode, this end runs %s\n",
-			mode_name((enum np_mode)p.mode), mode_name(s->o->mode));
+			pk_mode_name((enum pk_mode)p.mode), pk_mode_name(s->o->pk.mode));
 	if (p.test == TEST_READ) {
 		if (p.size == 0 || p.size > tpz_max_payload(s->ep))
 			status = -EMSGSIZE;
 		else
 			status = cache_create(s->ep, (uint64_t)NP_CACHE_BLOCKS * p.size, &s->cache);
 	}
-	if (s->o->verbose)
+	if (s->o->pk.verbose)
 		fprintf(stderr, "nrpc-perf: server: node %u starts %s size %u inflight %u: %s\n",
 			req->caller, test_name((enum np_test)p.test), p.size, p.inflight,
 			tpz_strerror(status));
@@ -244,7 +243,7 @@ static void op_stop(struct nrpc_req *req, void *arg)
 {
 	struct server *s = arg;
 
-	if (s->o->verbose)
+	if (s->o->pk.verbose)
 		fprintf(stderr, "nrpc-perf: server: node %u done\n", req->caller);
 	nrpc_reply(req, 0, NULL, 0, NULL, 0, NULL, NULL);
 	s->done = true;
@@ -257,7 +256,7 @@ static void on_peer_up(struct tpz_endpoint *ep, uint32_t node, void *arg)
 	struct server *s = arg;
 
 	(void)ep;
-	if (s->o->verbose)
+	if (s->o->pk.verbose)
 		fprintf(stderr, "nrpc-perf: server: node %u is up\n", node);
 }
 
@@ -275,30 +274,18 @@ static void on_peer_down(struct tpz_endpoint *ep, uint32_t node, int reason, voi
 	(void)ep;
 	if (node != s->client)   /* an old session's goodbye, or a stranger */
 		return;
-	if (s->o->verbose || s->forever)
+	if (s->o->pk.verbose || s->forever)
 		fprintf(stderr, "nrpc-perf: server: node %u went down (reason %d)\n", node, reason);
 	s->done = true;
-}
-
-/* Tell the parent we listen (and on which tcp port), as tpz-perf does. */
-static int announce(struct tpz_endpoint *ep, int ready_fd)
-{
-	char line[32];
-	int port = tpz_listen_port(ep), n;
-
-	if (ready_fd < 0)
-		return 0;
-	n = snprintf(line, sizeof line, "%d\n", port > 0 ? port : 0);
-	return write(ready_fd, line, (size_t)n) == n ? 0 : -errno;
 }
 
 /* Lent frames come back once the client has read them: wait for that
  * (briefly) before the cache goes, so the frames are freed, not leaked. */
 static void drain_lends(struct server *s)
 {
-	uint64_t end = now_ns() + 500000000ull;
+	uint64_t end = pk_now_ns() + 500000000ull;
 
-	while (s->cache && s->cache->refs && now_ns() < end)
+	while (s->cache && s->cache->refs && pk_now_ns() < end)
 		if (nrpc_poll(s->r, 0) < 0)
 			break;
 }
@@ -308,7 +295,7 @@ static int serve_session(struct server *s)
 	int rc = 0;
 
 	s->done = false;
-	while (!s->done && !np_stop) {
+	while (!s->done && !pk_stop) {
 		rc = np_drive(s->o, s->r);
 		if (rc < 0) {
 			fprintf(stderr, "nrpc-perf: server: %s\n", tpz_strerror(rc));
@@ -319,9 +306,9 @@ static int serve_session(struct server *s)
 	return 0;
 }
 
-int server_run(const struct np_opts *o, struct tpz_endpoint *ep, const char *url,
-	       int ready_fd, bool forever)
+int server_run(void *arg, struct tpz_endpoint *ep, const char *url, int ready_fd, bool forever)
 {
+	const struct np_opts *o = arg;
 	struct server *s = &srv;
 	struct tpz_handler_ops watch = { .recv = watch_recv, .peer_up = on_peer_up, .peer_down = on_peer_down, .arg = s };
 	int rc;
@@ -347,20 +334,12 @@ int server_run(const struct np_opts *o, struct tpz_endpoint *ep, const char *url
 		fprintf(stderr, "nrpc-perf: server: register: %s\n", tpz_strerror(rc));
 		goto out;
 	}
-	rc = tpz_listen(ep, url);
-	if (rc < 0) {
-		fprintf(stderr, "nrpc-perf: server: listen on %s: %s\n", url, tpz_strerror(rc));
-		goto out;
-	}
-	if (forever)
-		fprintf(stderr, "nrpc-perf: server: node %u listening on %s (port %d)\n",
-			tpz_node(ep), url, tpz_listen_port(ep));
-	rc = announce(ep, ready_fd);
+	rc = pk_listen(ep, url, ready_fd, forever);
 	if (rc < 0)
 		goto out;
 	do {
 		rc = serve_session(s);
-	} while (forever && rc == 0 && !np_stop);
+	} while (forever && rc == 0 && !pk_stop);
 out:
 	nrpc_destroy(s->r);
 	tpz_handler_unregister(ep, NP_H_WATCH);

@@ -1,45 +1,11 @@
 /*
- * util.c - helpers shared by both ends: clocks, CPU pinning, the library's
- * log callback, endpoint and NetRPC setup, payload byte access.
+ * util.c - nrpc-perf's helpers for both ends: endpoint and NetRPC setup,
+ * payload byte access, delivery in the end's mode.
  */
 #include <errno.h>
-#include <sched.h>
 #include <stdio.h>
-#include <string.h>
-#include <time.h>
 
 #include "nperf.h"
-
-int np_verbose;
-
-uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* Both ends on their own core, as tpz-perf does: the figures include the
- * cross-core transfer a real deployment pays, and compare with tpz-perf's. */
-void pin_cpu(int cpu, const char *who)
-{
-	cpu_set_t set;
-
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof set, &set) != 0)
-		fprintf(stderr, "nrpc-perf: %s: cannot pin to CPU %d: %s\n", who, cpu, strerror(errno));
-}
-
-void np_log(void *arg, int level, const char *msg)
-{
-	if (level > TPZ_LOG_WARN && !np_verbose)
-		return;
-	fprintf(stderr, "nrpc-perf: %s: trapeze: %s\n", (const char *)arg, msg);
-}
 
 #define FRAME_SIZE (64u << 10)
 
@@ -55,7 +21,7 @@ uint32_t np_pool_frames(const struct np_opts *o)
 {
 	uint64_t fpb, need;
 
-	if (o->listen_port >= 0)
+	if (o->pk.listen_port >= 0)
 		return 8192;
 	fpb = o->size ? (o->size + FRAME_SIZE - 1) / FRAME_SIZE + 1 : 0;
 	need = 2ull * o->inflight * fpb + (NP_CACHE_BLOCKS * (uint64_t)o->size) / FRAME_SIZE + 1 + 128;
@@ -68,38 +34,30 @@ uint32_t np_ring_slots(const struct np_opts *o)
 {
 	uint32_t s = 256;
 
-	if (o->listen_port >= 0)
+	if (o->pk.listen_port >= 0)
 		return 1024;
 	while (s < 2 * o->inflight)
 		s <<= 1;
 	return s;
 }
 
-int endpoint_open(const struct np_opts *o, uint32_t node, const char *fabric,
-		  const char *who, struct tpz_endpoint **out)
+int endpoint_open(void *arg, uint32_t node, const char *fabric, const char *who,
+		  struct tpz_endpoint **out)
 {
+	const struct np_opts *o = arg;
 	struct tpz_config cfg;
 	int rc;
 
-	tpz_config_default(&cfg);
-	cfg.node = node;
-	cfg.fabric = o->link == LINK_SHM ? fabric : NULL;
-	cfg.fabric_nodes = o->node + 1 > 2 ? o->node + 1 : 2;
+	pk_endpoint_config(&cfg, &o->pk, node, fabric, who);
+	cfg.fabric_nodes = o->pk.node + 1 > 2 ? o->pk.node + 1 : 2;
 	cfg.frame_size = FRAME_SIZE;
 	cfg.pool_frames = np_pool_frames(o);
 	cfg.ring_slots = np_ring_slots(o);
-	cfg.secret = o->secret;
-	cfg.log = np_log;
-	cfg.log_arg = (void *)who;
-	/* Blocking mode must really sleep: every reply that finds its
-	 * receiver idle then costs a wake-up, and the figure shows it. */
-	if (o->mode == MODE_BLOCK)
-		cfg.spin_us = 0;
 	rc = tpz_endpoint_create(&cfg, out);
 	if (rc < 0)
 		fprintf(stderr, "nrpc-perf: %s: cannot create endpoint (node %u, %s%s%s, %u frames): %s\n",
-			who, node, link_name(o->link), fabric && o->link == LINK_SHM ? " " : "",
-			fabric && o->link == LINK_SHM ? fabric : "", cfg.pool_frames, tpz_strerror(rc));
+			who, node, pk_link_name(o->pk.link), fabric && o->pk.link == PK_LINK_SHM ? " " : "",
+			fabric && o->pk.link == PK_LINK_SHM ? fabric : "", cfg.pool_frames, tpz_strerror(rc));
 	return rc;
 }
 
@@ -138,7 +96,7 @@ uint8_t *np_byte_at(const struct tpz_payload *pl, uint32_t off)
 
 int np_drive(const struct np_opts *o, struct nrpc *r)
 {
-	int rc = o->mode == MODE_BLOCK ? nrpc_progress(r, 10) : nrpc_poll(r, 0);
+	int rc = o->pk.mode == PK_MODE_BLOCK ? nrpc_progress(r, 10) : nrpc_poll(r, 0);
 
 	return rc == -EBUSY ? 0 : rc;
 }

@@ -72,7 +72,7 @@ static void on_peer_down(struct tpz_endpoint *ep, uint32_t node, int reason, voi
 	struct client *c = arg;
 
 	(void)ep;
-	if (node != PERF_SERVER_NODE)
+	if (node != PK_SERVER_NODE)
 		return;
 	c->peer_down = true;
 	fprintf(stderr, "tpz-perf: client: server node %u went down (reason %d)\n", node, reason);
@@ -86,9 +86,9 @@ int client_wait(struct client *c, bool *flag)
 	while (!*flag) {
 		if (c->peer_down)
 			return -EPIPE;
-		if (perf_stop)
+		if (pk_stop)
 			return -EINTR;
-		rc = c->o->mode == MODE_BLOCK ? tpz_wait(c->ep, 1000) : tpz_poll(c->ep, 0);
+		rc = c->o->pk.mode == PK_MODE_BLOCK ? tpz_wait(c->ep, 1000) : tpz_poll(c->ep, 0);
 		if (rc < 0)
 			return rc;
 	}
@@ -99,13 +99,13 @@ int client_send_ctl(struct client *c, uint8_t op)
 {
 	struct perf_ctl m = {
 		.op = op, .test = (uint8_t)c->o->test, .path = (uint8_t)c->o->path,
-		.mode = (uint8_t)c->o->mode, .size = c->o->size,
+		.mode = (uint8_t)c->o->pk.mode, .size = c->o->size,
 	};
 
 	if (op == OP_START && c->o->touch)
 		m.v[0] = PERF_F_TOUCH;
 
-	return send_ctl(c->ep, PERF_SERVER_NODE, &m);
+	return send_ctl(c->ep, PK_SERVER_NODE, &m);
 }
 
 /* The measured part starts: both ends remember their counters. */
@@ -125,13 +125,13 @@ void client_unmark(struct client *c, struct perf_result *r)
 
 static int await_peer(struct client *c)
 {
-	uint64_t deadline = now_ns() + CONNECT_TIMEOUT_MS * 1000000ull;
+	uint64_t deadline = pk_now_ns() + CONNECT_TIMEOUT_MS * 1000000ull;
 
-	while (!tpz_peer_is_up(c->ep, PERF_SERVER_NODE)) {
+	while (!tpz_peer_is_up(c->ep, PK_SERVER_NODE)) {
 		int rc = tpz_poll(c->ep, 0);
 		if (rc < 0)
 			return rc;
-		if (now_ns() > deadline || perf_stop)
+		if (pk_now_ns() > deadline || pk_stop)
 			return -ETIMEDOUT;
 	}
 	return 0;
@@ -139,7 +139,7 @@ static int await_peer(struct client *c)
 
 static int connect_server(struct client *c, const char *url)
 {
-	int rc = tpz_connect(c->ep, PERF_SERVER_NODE, url, CONNECT_TIMEOUT_MS);
+	int rc = tpz_connect(c->ep, PK_SERVER_NODE, url, CONNECT_TIMEOUT_MS);
 
 	if (rc < 0) {
 		fprintf(stderr, "tpz-perf: client: connect to %s: %s\n", url, tpz_strerror(rc));
@@ -202,7 +202,7 @@ int client_run(const struct perf_opts *o, struct tpz_endpoint *ep, const char *u
 	if (rc < 0 && rc != -EINTR)
 		fprintf(stderr, "tpz-perf: client: %s test failed: %s\n", test_name(o->test),
 			tpz_strerror(rc));
-	if (!c.peer_down && tpz_peer_is_up(ep, PERF_SERVER_NODE))
+	if (!c.peer_down && tpz_peer_is_up(ep, PK_SERVER_NODE))
 		client_send_ctl(&c, OP_STOP);
 	if (c.pong_frames)
 		tpz_payload_free(ep, &c.pong_pl);

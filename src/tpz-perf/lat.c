@@ -56,7 +56,7 @@ static int ping_frames(struct client *c, struct ping *p)
 static int round_trip(struct client *c, struct ping *p, uint64_t seq)
 {
 	struct tpz_send s = {
-		.dst = PERF_SERVER_NODE, .handler = PERF_H_DATA,
+		.dst = PK_SERVER_NODE, .handler = PERF_H_DATA,
 		.data = p->data, .data_len = p->data_len,
 		.payload = c->o->path == PATH_INLINE ? NULL : &p->pl,
 	};
@@ -81,12 +81,12 @@ static int round_trip(struct client *c, struct ping *p, uint64_t seq)
 
 static int batch(struct client *c, struct ping *p, uint64_t *seq, double *us)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = pk_now_ns();
 	int rc = 0;
 
-	for (uint64_t i = 0; i < c->o->iters && rc == 0; i++)
+	for (uint64_t i = 0; i < c->o->pk.iters && rc == 0; i++)
 		rc = round_trip(c, p, ++*seq);
-	*us = (double)(now_ns() - t0) / 1e3 / (double)c->o->iters;
+	*us = (double)(pk_now_ns() - t0) / 1e3 / (double)c->o->pk.iters;
 	return rc;
 }
 
@@ -104,7 +104,7 @@ int lat_run(struct client *c, const struct perf_opts *o, struct perf_result *r)
 	rc = batch(c, &p, &seq, &warm);
 	if (rc == 0)
 		rc = client_mark(c);
-	for (r->n = 0; rc == 0 && r->n < o->reps; ) {
+	for (r->n = 0; rc == 0 && r->n < o->pk.reps; ) {
 		rc = batch(c, &p, &seq, &r->val[r->n]);
 		if (rc == 0)
 			r->n++;

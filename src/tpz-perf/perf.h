@@ -14,36 +14,22 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "perfkit.h"
 #include "trapeze.h"
 
 #define PERF_H_CTL   1
 #define PERF_H_DATA  2
-#define PERF_SERVER_NODE 0u
-#define PERF_MAX_REPS 10000
 
-enum perf_link { LINK_SHM, LINK_TCP };
 enum perf_test { TEST_LAT = 1, TEST_BW, TEST_RATE };
-enum perf_mode { MODE_POLL = 1, MODE_BLOCK };
 /* How a payload reaches the engine: pool frames handed over (zero-copy),
  * or ordinary memory the engine copies once.  INLINE = no payload at all. */
 enum perf_path { PATH_INLINE = 1, PATH_ZERO_COPY, PATH_COPY };
 
 struct perf_opts {
-	enum perf_link link;
+	struct pk_opts pk;       /* pk.iters: round trips per batch, or messages per rep */
 	enum perf_test test;
-	enum perf_mode mode;
 	enum perf_path path;
 	uint32_t size;
-	uint64_t iters;          /* round trips per batch, or messages per rep */
-	int      reps;
-	const char *peer;        /* tcp://HOST:PORT: run only the client end */
-	int      listen_port;    /* >= 0: run only the server end */
-	uint32_t node;           /* the client's node id */
-	int      cpu_server, cpu_client;
-	bool     cpus_given;     /* pin even in --peer / --listen mode */
-	const char *secret;
-	int      timeout_s;      /* watchdog */
-	bool     verbose;
 	bool     force_inline, force_copy, force_zero_copy;
 	bool     touch;          /* receivers read every payload they get */
 };
@@ -79,36 +65,30 @@ _Static_assert(sizeof(struct perf_cnt) <= 8 * sizeof(uint64_t), "cnt fits ctl");
 
 /* What a client run produces. */
 struct perf_result {
-	double   val[PERF_MAX_REPS];   /* per rep: RTT us, GB/s or Mmsg/s */
+	double   val[PK_MAX_REPS];     /* per rep: RTT us, GB/s or Mmsg/s */
 	int      n;
 	struct perf_cnt client, server;
 	uint64_t errors;               /* wrong sizes, sequence, drops */
 };
 
 /* main.c */
-extern volatile int perf_stop;
 const char *test_name(enum perf_test t);
-const char *mode_name(enum perf_mode m);
 const char *path_name(enum perf_path p);
-const char *link_name(enum perf_link l);
 
 /* util.c */
-extern int perf_verbose;
-uint64_t now_ns(void);
-void pin_cpu(int cpu, const char *who);
-void perf_log(void *arg, int level, const char *msg);
 void cnt_snapshot(struct tpz_endpoint *ep, struct perf_cnt *c);
 void cnt_delta(struct perf_cnt *d, const struct perf_cnt *now, const struct perf_cnt *then);
 int  send_retry(struct tpz_endpoint *ep, const struct tpz_send *s);
 int  send_ctl(struct tpz_endpoint *ep, uint32_t dst, const struct perf_ctl *c);
 uint64_t payload_touch(const struct tpz_payload *pl, uint32_t len);
 int  payload_alloc_retry(struct tpz_endpoint *ep, struct tpz_payload *pl, size_t len);
-int  endpoint_open(const struct perf_opts *o, uint32_t node, const char *fabric,
-		   const char *who, struct tpz_endpoint **out);
+/* perfkit's pk_ends.open; arg: the struct perf_opts */
+int  endpoint_open(void *arg, uint32_t node, const char *fabric, const char *who,
+		   struct tpz_endpoint **out);
 
-/* server.c: serve one session (forked) or sessions forever (--listen). */
-int server_run(const struct perf_opts *o, struct tpz_endpoint *ep, const char *url,
-	       int ready_fd, bool forever);
+/* server.c: serve one session (forked) or sessions forever (--listen);
+ * perfkit's pk_ends.serve, arg: the struct perf_opts. */
+int server_run(void *arg, struct tpz_endpoint *ep, const char *url, int ready_fd, bool forever);
 
 /* The client end's state; upcalls fill it, the measured loops read it. */
 struct client {

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "perf.h"
 
@@ -65,9 +64,9 @@ static void on_start(struct server *s, const struct perf_ctl *c, uint32_t src)
 	session_reset(s);
 	s->params = *c;
 	s->client = src;
-	if (c->mode != s->o->mode)
+	if (c->mode != s->o->pk.mode)
 		fprintf(stderr, "tpz-perf: server: client asks for %s mode, this end runs %s\n",
-			mode_name(c->mode), mode_name(s->o->mode));
+			pk_mode_name(c->mode), pk_mode_name(s->o->pk.mode));
 	if (c->path == PATH_COPY) {
 		s->copy_buf = malloc(c->size ? c->size : 1);
 		if (!s->copy_buf)
@@ -75,7 +74,7 @@ static void on_start(struct server *s, const struct perf_ctl *c, uint32_t src)
 		else
 			memset(s->copy_buf, 0x5a, c->size);
 	}
-	if (s->o->verbose)
+	if (s->o->pk.verbose)
 		fprintf(stderr, "tpz-perf: server: node %u starts %s size %u path %s\n", src,
 			test_name(c->test), c->size, path_name(c->path));
 	queue_ctl(s, &r);
@@ -114,7 +113,7 @@ static void ctl_recv(struct tpz_endpoint *ep, struct tpz_rx *rx, void *arg)
 		queue_ctl(s, &r);
 		break;
 	case OP_STOP:
-		if (s->o->verbose)
+		if (s->o->pk.verbose)
 			fprintf(stderr, "tpz-perf: server: node %u done\n", rx->src);
 		session_reset(s);
 		s->done = true;
@@ -167,7 +166,7 @@ static void on_peer_up(struct tpz_endpoint *ep, uint32_t node, void *arg)
 
 	(void)ep;
 	s->peer_up = true;
-	if (s->o->verbose)
+	if (s->o->pk.verbose)
 		fprintf(stderr, "tpz-perf: server: node %u is up\n", node);
 }
 
@@ -180,7 +179,7 @@ static void on_peer_down(struct tpz_endpoint *ep, uint32_t node, int reason, voi
 		return;
 	/* The end of a forked run looks the same, so say it only when asked,
 	 * or when serving clients one after another. */
-	if (s->o->verbose || s->forever)
+	if (s->o->pk.verbose || s->forever)
 		fprintf(stderr, "tpz-perf: server: node %u went down (reason %d)\n", node, reason);
 	session_reset(s);
 	s->done = true;
@@ -224,10 +223,10 @@ static int serve_session(struct server *s)
 	int rc = 0;
 
 	s->done = false;
-	while (!s->done && !perf_stop) {
+	while (!s->done && !pk_stop) {
 		/* Sleep only when nothing is owed: a pending reply needs the
 		 * credit a poll brings, not a wake-up that may never come. */
-		if (s->o->mode == MODE_BLOCK && !s->echo_due && s->ctl_n == 0)
+		if (s->o->pk.mode == PK_MODE_BLOCK && !s->echo_due && s->ctl_n == 0)
 			rc = tpz_wait(s->ep, 1000);
 		else
 			rc = tpz_poll(s->ep, 0);
@@ -247,22 +246,9 @@ static int serve_session(struct server *s)
 	return rc < 0 ? rc : 0;
 }
 
-/* Tell the parent we listen (and on which tcp port): it starts the client
- * only then, so the client never races the listener. */
-static int announce(struct tpz_endpoint *ep, int ready_fd)
+int server_run(void *arg, struct tpz_endpoint *ep, const char *url, int ready_fd, bool forever)
 {
-	char line[32];
-	int port = tpz_listen_port(ep), n;
-
-	if (ready_fd < 0)
-		return 0;
-	n = snprintf(line, sizeof line, "%d\n", port > 0 ? port : 0);
-	return write(ready_fd, line, (size_t)n) == n ? 0 : -errno;
-}
-
-int server_run(const struct perf_opts *o, struct tpz_endpoint *ep, const char *url,
-	       int ready_fd, bool forever)
-{
+	const struct perf_opts *o = arg;
 	struct server s = { .ep = ep, .o = o, .client = TPZ_NODE_ANY, .forever = forever };
 	struct tpz_handler_ops ctl = { .recv = ctl_recv, .peer_up = on_peer_up,
 				       .peer_down = on_peer_down, .arg = &s };
@@ -276,20 +262,12 @@ int server_run(const struct perf_opts *o, struct tpz_endpoint *ep, const char *u
 		fprintf(stderr, "tpz-perf: server: register handlers: %s\n", tpz_strerror(rc));
 		goto out;
 	}
-	rc = tpz_listen(ep, url);
-	if (rc < 0) {
-		fprintf(stderr, "tpz-perf: server: listen on %s: %s\n", url, tpz_strerror(rc));
-		goto out;
-	}
-	if (forever)
-		fprintf(stderr, "tpz-perf: server: node %u listening on %s (port %d)\n",
-			tpz_node(ep), url, tpz_listen_port(ep));
-	rc = announce(ep, ready_fd);
+	rc = pk_listen(ep, url, ready_fd, forever);
 	if (rc < 0)
 		goto out;
 	do {
 		rc = serve_session(&s);
-	} while (forever && rc == 0 && !perf_stop);
+	} while (forever && rc == 0 && !pk_stop);
 	session_reset(&s);
 out:
 	/* s lives on this stack: no upcall may reach it once we return. */

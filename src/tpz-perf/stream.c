@@ -26,7 +26,7 @@ struct stream {
 static int send_one(struct client *c, struct stream *st)
 {
 	struct tpz_send s = {
-		.dst = PERF_SERVER_NODE, .handler = PERF_H_DATA,
+		.dst = PK_SERVER_NODE, .handler = PERF_H_DATA,
 		.data = st->data, .data_len = st->data_len,
 		.payload = c->o->path == PATH_INLINE ? NULL : &st->pl,
 	};
@@ -69,14 +69,14 @@ static int end_rep(struct client *c, uint64_t n)
 
 static int rep(struct client *c, struct stream *st, uint64_t n, double *val)
 {
-	uint64_t t0 = now_ns(), dt;
+	uint64_t t0 = pk_now_ns(), dt;
 	int rc = 0;
 
 	for (uint64_t i = 0; i < n && rc == 0; i++)
 		rc = send_one(c, st);
 	if (rc == 0)
 		rc = end_rep(c, n);
-	dt = now_ns() - t0;
+	dt = pk_now_ns() - t0;
 	if (c->o->test == TEST_BW)
 		*val = (double)n * c->o->size / (double)dt;          /* bytes/ns = GB/s */
 	else
@@ -105,7 +105,7 @@ static int stream_prepare(struct client *c, struct stream *st)
 int stream_run(struct client *c, const struct perf_opts *o, struct perf_result *r)
 {
 	struct stream st;
-	uint64_t warm_n = o->iters / 4 ? o->iters / 4 : 1;
+	uint64_t warm_n = o->pk.iters / 4 ? o->pk.iters / 4 : 1;
 	double warm;
 	int rc;
 
@@ -115,9 +115,9 @@ int stream_run(struct client *c, const struct perf_opts *o, struct perf_result *
 	rc = rep(c, &st, warm_n, &warm);
 	if (rc == 0)
 		rc = client_mark(c);
-	for (r->n = 0; rc == 0 && r->n < o->reps; ) {
-		rc = rep(c, &st, o->iters, &r->val[r->n]);
-		if (rc == 0 && o->verbose)
+	for (r->n = 0; rc == 0 && r->n < o->pk.reps; ) {
+		rc = rep(c, &st, o->pk.iters, &r->val[r->n]);
+		if (rc == 0 && o->pk.verbose)
 			fprintf(stderr, "tpz-perf: rep %d: %.4g\n", r->n + 1, r->val[r->n]);
 		if (rc == 0)
 			r->n++;

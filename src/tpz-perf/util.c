@@ -1,46 +1,11 @@
 /*
- * util.c - small helpers shared by both ends: clocks, CPU pinning, the
- * library's log callback, counter snapshots, sends that ride out
- * back-pressure, and endpoint setup.
+ * util.c - tpz-perf's helpers for both ends: counter snapshots, sends that
+ * ride out back-pressure, payload reads, and endpoint setup.
  */
 #include <errno.h>
-#include <sched.h>
 #include <stdio.h>
-#include <string.h>
-#include <time.h>
 
 #include "perf.h"
-
-int perf_verbose;
-
-uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* Both ends on their own core: the figures then include the cross-core cache
- * transfer a real deployment pays, and match how the peers are measured. */
-void pin_cpu(int cpu, const char *who)
-{
-	cpu_set_t set;
-
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof set, &set) != 0)
-		fprintf(stderr, "tpz-perf: %s: cannot pin to CPU %d: %s\n", who, cpu, strerror(errno));
-}
-
-void perf_log(void *arg, int level, const char *msg)
-{
-	if (level > TPZ_LOG_WARN && !perf_verbose)
-		return;
-	fprintf(stderr, "tpz-perf: %s: trapeze: %s\n", (const char *)arg, msg);
-}
 
 void cnt_snapshot(struct tpz_endpoint *ep, struct perf_cnt *c)
 {
@@ -81,7 +46,7 @@ int send_retry(struct tpz_endpoint *ep, const struct tpz_send *s)
 	int rc;
 
 	while (transient(rc = tpz_send(ep, s))) {
-		if (perf_stop)
+		if (pk_stop)
 			return -EINTR;
 		int p = tpz_poll(ep, 0);
 		if (p < 0)
@@ -122,7 +87,7 @@ int payload_alloc_retry(struct tpz_endpoint *ep, struct tpz_payload *pl, size_t 
 	int rc;
 
 	while (transient(rc = tpz_payload_alloc(ep, pl, len))) {
-		if (perf_stop)
+		if (pk_stop)
 			return -EINTR;
 		int p = tpz_poll(ep, 0);
 		if (p < 0)
@@ -131,26 +96,18 @@ int payload_alloc_retry(struct tpz_endpoint *ep, struct tpz_payload *pl, size_t 
 	return rc;
 }
 
-int endpoint_open(const struct perf_opts *o, uint32_t node, const char *fabric,
-		  const char *who, struct tpz_endpoint **out)
+int endpoint_open(void *arg, uint32_t node, const char *fabric, const char *who,
+		  struct tpz_endpoint **out)
 {
+	const struct perf_opts *o = arg;
 	struct tpz_config cfg;
 	int rc;
 
-	tpz_config_default(&cfg);
-	cfg.node = node;
-	cfg.fabric = o->link == LINK_SHM ? fabric : NULL;
-	cfg.secret = o->secret;
-	cfg.log = perf_log;
-	cfg.log_arg = (void *)who;
-	/* Blocking mode must really sleep, so each round trip pays (and shows)
-	 * the wake-up: no spinning before going to sleep. */
-	if (o->mode == MODE_BLOCK)
-		cfg.spin_us = 0;
+	pk_endpoint_config(&cfg, &o->pk, node, fabric, who);
 	rc = tpz_endpoint_create(&cfg, out);
 	if (rc < 0)
 		fprintf(stderr, "tpz-perf: %s: cannot create endpoint (node %u, %s%s): %s\n",
-			who, node, link_name(o->link), fabric && o->link == LINK_SHM ? fabric : "",
+			who, node, pk_link_name(o->pk.link), fabric && o->pk.link == PK_LINK_SHM ? fabric : "",
 			tpz_strerror(rc));
 	return rc;
 }
