@@ -123,6 +123,7 @@ int tpz_endpoint_create(const struct tpz_config *cfg, struct tpz_endpoint **out)
 	ep->epfd = -1;
 	ep->evfd = -1;
 	pthread_mutex_init(&ep->done_lock, NULL);
+	pthread_mutex_init(&ep->up_lock, NULL);
 	if ((rc = tpz_ipt_init(&ep->ipt)) < 0)
 		goto err_free;
 	ep->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -174,6 +175,7 @@ void tpz_endpoint_destroy(struct tpz_endpoint *ep)
 	tpz_ipt_fini(&ep->ipt);
 	free(ep->done_q);
 	pthread_mutex_destroy(&ep->done_lock);
+	pthread_mutex_destroy(&ep->up_lock);
 	free(ep);
 }
 

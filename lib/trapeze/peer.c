@@ -26,9 +26,13 @@ void tpz_peer_up(struct tpz_endpoint *ep, struct tpz_peer *p, const struct tpz_l
 	p->tx_seq = 0;
 	p->rx_seq = 0;
 	tpz_unlock(&p->send_lock);
-	/* Only the delivery thread edits up_list; senders never read it. */
+	/* tpz_connect (any thread) and the delivery thread both edit up_list;
+	 * the poller reads it without the lock: the entry is written before
+	 * nup grows (release, paired with the acquire in tpz_poll). */
+	pthread_mutex_lock(&ep->up_lock);
 	ep->up_list[atomic_load(&ep->nup)] = p->node;
-	atomic_fetch_add(&ep->nup, 1);
+	atomic_fetch_add_explicit(&ep->nup, 1, memory_order_release);
+	pthread_mutex_unlock(&ep->up_lock);
 	/* release: a sender that sees PEER_UP also sees ops/link above. */
 	atomic_store_explicit(&p->state, PEER_UP, memory_order_release);
 	CTR_ADD(ep, peers_up, 1);
@@ -39,7 +43,6 @@ void tpz_peer_up(struct tpz_endpoint *ep, struct tpz_peer *p, const struct tpz_l
 
 void tpz_peer_down(struct tpz_endpoint *ep, struct tpz_peer *p, int reason, bool goodbye)
 {
-	uint32_t n = atomic_load(&ep->nup);
 	void *link;
 
 	if (atomic_exchange(&p->state, PEER_DOWN) != PEER_UP)
@@ -50,6 +53,10 @@ void tpz_peer_down(struct tpz_endpoint *ep, struct tpz_peer *p, int reason, bool
 	p->link = NULL;
 	tpz_unlock(&p->send_lock);
 	p->ops->close(ep, p, link, goodbye);
+	/* A poller racing with this swap may skip or revisit one peer for one
+	 * round; it checks each peer's state, so that is harmless. */
+	pthread_mutex_lock(&ep->up_lock);
+	uint32_t n = atomic_load(&ep->nup);
 	for (uint32_t i = 0; i < n; i++) {
 		if (ep->up_list[i] == p->node) {
 			ep->up_list[i] = ep->up_list[n - 1];
@@ -57,6 +64,7 @@ void tpz_peer_down(struct tpz_endpoint *ep, struct tpz_peer *p, int reason, bool
 			break;
 		}
 	}
+	pthread_mutex_unlock(&ep->up_lock);
 	CTR_ADD(ep, peers_down, 1);
 	tpz_ipt_peer_down(ep, p->node);
 	tpz_log(ep, reason == TPZ_DOWN_CLOSED ? TPZ_LOG_INFO : TPZ_LOG_WARN, "node %u: peer %u down (%s)",

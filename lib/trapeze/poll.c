@@ -104,7 +104,8 @@ int tpz_poll(struct tpz_endpoint *ep, int max)
 	 * polls would deliver out of order.  Threads that lose get -EBUSY. */
 	if (atomic_exchange_explicit(&ep->polling, 1, memory_order_acquire))
 		return -EBUSY;
-	for (uint32_t i = 0; i < atomic_load_explicit(&ep->nup, memory_order_relaxed) && n < budget; i++) {
+	/* acquire: pairs with the release in tpz_peer_up (entry before count). */
+	for (uint32_t i = 0; i < atomic_load_explicit(&ep->nup, memory_order_acquire) && n < budget; i++) {
 		struct tpz_peer *p = &ep->peers[ep->up_list[i]];
 		if (atomic_load_explicit(&p->state, memory_order_relaxed) == PEER_UP)
 			n += p->ops->poll(ep, p, budget - n);
@@ -156,7 +157,7 @@ int tpz_wait(struct tpz_endpoint *ep, int timeout_ms)
 		}
 		/* Announce the sleep, then look once more: a sender that
 		 * published before seeing the announcement is caught here
-		 * (the fence pairs with the sender's fence in link_shm.c). */
+		 * (the barrier pairs with ring_doorbell in shm_data.c). */
 		tpz_shm_sleep_prepare(ep, true);
 		if (anything_pending(ep)) {
 			tpz_shm_sleep_prepare(ep, false);

@@ -207,6 +207,7 @@ struct tpz_endpoint {
 	struct tpz_peer         peers[TPZ_MAX_NODES];
 	uint32_t                up_list[TPZ_MAX_NODES];   /* node ids of up peers */
 	_Atomic uint32_t        nup;
+	pthread_mutex_t         up_lock;        /* edits of up_list */
 	struct tpz_ctr          ctr;
 	int                     epfd;
 	int                     evfd;           /* our doorbell (eventfd) */
