@@ -26,6 +26,13 @@ static void op_silent(struct nrpc_req *req, void *arg)
 	/* returns without answering: the library must answer -EIO for it */
 }
 
+/* The endpoint's counter page in /dev/shm goes away with it. */
+static void cleanup(void)
+{
+	nrpc_destroy(r);
+	tpz_endpoint_destroy(ep);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
 	if (!ep) {
@@ -35,6 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		cfg.pool_frames = 16;
 		if (tpz_endpoint_create(&cfg, &ep) < 0)
 			abort();
+		atexit(cleanup);
 		nrpc_config_default(&nc);
 		nc.max_calls = 64;
 		nc.workers = 1;

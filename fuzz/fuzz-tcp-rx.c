@@ -52,6 +52,14 @@ static void on_recv(struct tpz_endpoint *ep, struct tpz_rx *rx, void *arg)
 static struct tpz_endpoint *ep;
 static uint8_t ipt_buf[4][8192];
 
+/* The endpoint's counter page in /dev/shm goes away with it. */
+static void cleanup(void)
+{
+	/* Peer 1 was only ever faked up (no link): take that back first. */
+	atomic_store(&ep->peers[1].state, PEER_DOWN);
+	tpz_endpoint_destroy(ep);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
 	if (!ep) {
@@ -64,6 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		cfg.secret = "fuzz";
 		if (tpz_endpoint_create(&cfg, &ep) < 0)
 			abort();
+		atexit(cleanup);
 		struct tpz_handler_ops ops = { .recv = on_recv };
 		for (uint8_t h = 1; h < 8; h++)
 			tpz_handler_register(ep, h, &ops);
