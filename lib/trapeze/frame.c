@@ -146,13 +146,22 @@ bool tpz_pool_put_owned(struct tpz_pool *p, uint32_t idx, uint32_t owner)
 	return true;
 }
 
-/* O(frames): run once per dead peer, never on a fast path. */
+/* The receiver of a frame takes it over from its sender; false if the
+ * sender's death reclaimed it first (one CAS decides between the two). */
+bool tpz_pool_claim(struct tpz_pool *p, uint32_t idx, uint32_t from, uint32_t to)
+{
+	return idx < p->nframes &&
+	       atomic_compare_exchange_strong(&p->sh->meta[idx].owner, &from, to);
+}
+
+/* O(frames): run once per dead peer, never on a fast path.  Takes the
+ * frames it held and those it had sent that nobody claimed yet. */
 uint32_t tpz_pool_reclaim(struct tpz_pool *p, uint32_t owner)
 {
-	uint32_t n = 0;
+	uint32_t n = 0, sent = owner | TPZ_OWNER_SENT_BIT;
 
 	for (uint32_t i = 0; i < p->nframes; i++)
-		n += tpz_pool_put_owned(p, i, owner);
+		n += tpz_pool_put_owned(p, i, owner) || tpz_pool_put_owned(p, i, sent);
 	return n;
 }
 

@@ -169,7 +169,7 @@ void tpz_shm_run_pending(struct tpz_endpoint *ep, struct tpz_peer *p, struct shm
 void tpz_shm_close(struct tpz_endpoint *ep, struct tpz_peer *p, void *link, bool goodbye)
 {
 	struct shm_chan *ch = link;
-	uint32_t me = TPZ_OWNER(ep->cfg.node), it = TPZ_OWNER(p->node);
+	uint32_t it = TPZ_OWNER(p->node);
 
 	if (goodbye && !ch->goodbye_seen) {
 		struct tpz_link_ctl c;
@@ -179,12 +179,13 @@ void tpz_shm_close(struct tpz_endpoint *ep, struct tpz_peer *p, void *link, bool
 	tpz_ev_del(ep, &ch->ctl);
 	close(ch->ctl.fd);
 	close(ch->peer_evfd);
-	/* Messages sent to us that nobody will read: their frames are ours. */
-	for (uint32_t t = ch->tail; tpz_ring_ready(ch->in, t); t++)
-		tpz_shm_free_desc_frames(ep, tpz_ring_desc(ch->in, t), me);
-	/* Messages we sent that the peer did not read: frames are its now. */
+	/* Frames in messages nobody will read belong to their sender until
+	 * claimed, so each side frees only what it sent: a living peer frees
+	 * its unread sends in its own close, a dead one's go with the
+	 * reclaim below.  Freeing from both sides could free a frame its
+	 * sender had meanwhile reused.  What the peer claimed is its own. */
 	for (uint32_t t = tpz_ring_tail(ch->out); t != ch->head; t++)
-		tpz_shm_free_desc_frames(ep, tpz_ring_desc(ch->out, t), it);
+		tpz_shm_free_desc_frames(ep, tpz_ring_desc(ch->out, t), TPZ_OWNER_SENT(ep->cfg.node));
 	tpz_shm_run_pending(ep, p, ch, -ECONNRESET);
 	/* A dead peer's frames (held by its application) return to the pool;
 	 * the pid CAS makes exactly one survivor do it and frees the slot. */

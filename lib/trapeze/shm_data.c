@@ -115,7 +115,8 @@ static int shm_send(struct tpz_endpoint *ep, struct tpz_peer *p, struct tpz_msg 
 		    const struct tpz_payload *pl, uint32_t pl_len, tpz_done_fn done, void *arg, uint32_t flags)
 {
 	struct shm_chan *ch = p->link;
-	uint32_t owner = TPZ_OWNER(p->node);
+	/* Frames stay ours, marked sent, until the receiver claims them. */
+	uint32_t owner = TPZ_OWNER_SENT(ep->cfg.node);
 	int rc;
 
 	if (tpz_ring_space(ch->out, ch->head, &ch->cached_tail, 1) == 0)
@@ -130,7 +131,8 @@ static int shm_send(struct tpz_endpoint *ep, struct tpz_peer *p, struct tpz_msg 
 				return rc;
 			d->kind = DESC_LENT;
 		} else if (!(flags & TPZ_SEND_LEND) && frames_only(ep, pl, d)) {
-			/* Zero copy: the frames change owner and travel by index. */
+			/* Zero copy: the frames travel by index; the receiver
+			 * claims them (take_payload). */
 			for (uint32_t i = 0; i < d->nseg; i++)
 				tpz_pool_set_owner(&ep->pool, d->idx[i], owner);
 			d->kind = DESC_FRAMES;
@@ -182,6 +184,7 @@ static void take_payload(struct tpz_endpoint *ep, struct tpz_peer *p, struct shm
 			 const struct tpz_msg *m, struct tpz_desc *d, struct tpz_rx *rx)
 {
 	uint32_t me = TPZ_OWNER(ep->cfg.node), len = m->hdr.payload_len;
+	uint32_t from = TPZ_OWNER_SENT(p->node), free_as = from;
 	struct iovec rv[TPZ_SG_MAX], lv[TPZ_SG_MAX];
 	struct tpz_payload dst;
 	struct tpz_ipt_entry *e = NULL;
@@ -204,6 +207,22 @@ static void take_payload(struct tpz_endpoint *ep, struct tpz_peer *p, struct shm
 	if (sum != len) {
 		why = "payload descriptor length mismatch";
 		goto drop;
+	}
+	if (d->kind == DESC_FRAMES) {
+		/* Take the frames over from the sender.  A claim fails only if
+		 * the sender died and a survivor reclaimed the frame first, or
+		 * the descriptor names frames it never sent: give back what we
+		 * claimed and drop. */
+		uint32_t got = 0;
+		while (got < d->nseg && tpz_pool_claim(&ep->pool, d->idx[got], from, me))
+			got++;
+		if (got < d->nseg) {
+			for (uint32_t i = 0; i < got; i++)
+				tpz_pool_put_owned(&ep->pool, d->idx[i], me);
+			why = "the sender's frames were reclaimed or not its own";
+			goto drop;
+		}
+		free_as = me;
 	}
 	if (m->hdr.flags & TPZ_F_TOKEN) {
 		pthread_mutex_lock(&ep->ipt.lock);
@@ -277,7 +296,7 @@ static void take_payload(struct tpz_endpoint *ep, struct tpz_peer *p, struct shm
 	why = "cannot read the sender's memory";
 	RX_INC(ep, ipt_drops, e ? 1 : 0);
 drop:
-	tpz_shm_free_desc_frames(ep, d, me);
+	tpz_shm_free_desc_frames(ep, d, free_as);
 	rx->flags |= TPZ_F_DROPPED;
 	rx->payload_len = 0;
 	rx->payload.nseg = 0;

@@ -59,6 +59,7 @@ int    tpz_pool_get(struct tpz_pool *p, uint32_t owner);         /* index or -EN
 void   tpz_pool_put(struct tpz_pool *p, uint32_t idx);
 bool   tpz_pool_put_owned(struct tpz_pool *p, uint32_t idx, uint32_t owner);
 void   tpz_pool_set_owner(struct tpz_pool *p, uint32_t idx, uint32_t owner);
+bool   tpz_pool_claim(struct tpz_pool *p, uint32_t idx, uint32_t from, uint32_t to);
 int    tpz_pool_index(const struct tpz_pool *p, const void *addr); /* -1 if outside */
 uint32_t tpz_pool_free_count(const struct tpz_pool *p);
 uint32_t tpz_pool_reclaim(struct tpz_pool *p, uint32_t owner);   /* frees owner's frames */
@@ -69,6 +70,11 @@ static inline void *tpz_pool_addr(const struct tpz_pool *p, uint32_t idx)
 #define TPZ_OWNER_NONE 0u
 #define TPZ_OWNER(node) ((node) + 1u)
 #define TPZ_OWNER_FREEING UINT32_MAX   /* transient, while a free is in progress */
+/* A frame in a ring, sent by node but not yet claimed by its receiver: it
+ * stays the sender's until then, so a sender killed anywhere in a send
+ * leaves nothing that its death does not reclaim. */
+#define TPZ_OWNER_SENT_BIT 0x40000000u
+#define TPZ_OWNER_SENT(node) (TPZ_OWNER(node) | TPZ_OWNER_SENT_BIT)
 
 /* ---- incoming payload table --------------------------------------------- */
 enum { IPT_FREE = 0, IPT_ARMED = 1, IPT_FILLING = 2 };
