@@ -17,16 +17,18 @@ endif
 CFLAGS  += $(OPT) -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
            -D_GNU_SOURCE -Iinclude -Ilib $(SANFL) -pthread -MMD -MP
 LDFLAGS += $(SANFL) -pthread
-LIBS    := -lsodium
+# System libraries (Debian packages, see README): sodium (cluster auth),
+# isal (CRC32C), lmdb (file manager store), nfs (NFSv3/MOUNT codecs and
+# client), fuse3 (slicefs).  --as-needed keeps each binary to what it uses.
+LIBS    := -Wl,--as-needed -lsodium -lisal -llmdb -lnfs -lfuse3
+CFLAGS  += $(shell pkg-config --cflags fuse3 2>/dev/null)
 
-TPZ_SRC  := $(wildcard lib/trapeze/*.c)
-TPZ_OBJ  := $(TPZ_SRC:%.c=$(B)/%.o)
-TPZ_LIB  := $(B)/lib/libtrapeze.a
-NRPC_SRC := $(wildcard lib/netrpc/*.c)
-NRPC_OBJ := $(NRPC_SRC:%.c=$(B)/%.o)
-NRPC_LIB := $(B)/lib/libnetrpc.a
-# Libraries in link order: upper layers first.
-LIBS_A   := $(NRPC_LIB) $(TPZ_LIB)
+# Every lib/<name>/ is a library $(B)/lib/lib<name>.a.  LIB_ORDER lists
+# them upper layers first (the link order); a new library goes in it.
+LIB_ORDER := slice nfsfront oncrpc netrpc trapeze
+LIB_NAMES := $(filter $(notdir $(patsubst %/,%,$(wildcard lib/*/))),$(LIB_ORDER))
+LIBS_A    := $(LIB_NAMES:%=$(B)/lib/lib%.a)
+LIB_SRC   := $(foreach l,$(LIB_NAMES),$(wildcard lib/$(l)/*.c))
 
 # src/common is not a program: it is what the benchmark tools share
 # (perfkit.h), a library linked into every program ahead of LIBS_A.
@@ -44,17 +46,14 @@ TEST_COMMON := $(B)/tests/testlib.o
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
+.SECONDEXPANSION:
 all: $(LIBS_A) $(PK_LIB) $(PROG_BIN) $(TEST_BIN) $(BENCH_BIN)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(TPZ_LIB): $(TPZ_OBJ)
-	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
-
-$(NRPC_LIB): $(NRPC_OBJ)
+$(B)/lib/lib%.a: $$(patsubst %.c,$(B)/%.o,$$(wildcard lib/$$*/*.c))
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
@@ -66,7 +65,6 @@ $(PK_LIB): $(PK_OBJ)
 $(B)/src/%.o: CFLAGS += -Isrc/common
 
 # Each program is the .c files of its folder under src/, plus perfkit.
-.SECONDEXPANSION:
 $(B)/bin/%: $$(addprefix $(B)/,$$(subst .c,.o,$$(wildcard src/$$*/*.c))) $(PK_LIB) $(LIBS_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -83,7 +81,7 @@ $(B)/bench/%: $(B)/bench/%.o $(LIBS_A)
 FUZZ_SRC := $(wildcard fuzz/fuzz-*.c)
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 fuzz: $(FUZZ_BIN)
-build-fuzz/%: fuzz/%.c $(TPZ_SRC) $(NRPC_SRC)
+build-fuzz/%: fuzz/%.c $(LIB_SRC)
 	@mkdir -p build-fuzz
 	clang -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Ilib -pthread \
 	  -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c,$^) $(LIBS)
