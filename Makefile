@@ -53,7 +53,7 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(B)/lib/lib%.a: $$(patsubst %.c,$(B)/%.o,$$(wildcard lib/$$*/*.c))
+$(B)/lib/lib%.a: $$(addprefix $(B)/,$$(subst .c,.o,$$(wildcard lib/$$*/*.c)))
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
