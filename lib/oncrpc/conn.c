@@ -319,7 +319,10 @@ void orpc_conn_readable(struct orpc_conn *c, bool hangup)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
+			/* a reset is how many clients say goodbye: no log line */
+			if (errno == ECONNRESET)
+				orpc_conn_close(c, NULL);
+			else if (errno != EAGAIN && errno != EWOULDBLOCK)
 				orpc_conn_close(c, strerror(errno));
 			return;
 		}

@@ -1,0 +1,174 @@
+/*
+ * commit.c - group commit: the one thread that changes the store.
+ *
+ * Mutations queue here from the RPC loop (and the data threads).  The
+ * thread takes everything queued - up to batch_max - runs each mutation in
+ * turn inside one write transaction, commits it (one fsync for the whole
+ * batch), and only then encodes and sends the replies: a client never
+ * hears of a change that a crash could take back.  While a batch commits,
+ * the next one gathers, so with many clients in flight the cost of a sync
+ * is shared by all of them, and with one client nothing waits for a batch
+ * to fill.
+ *
+ * A mutation checks everything before it writes anything, so one that
+ * fails (EXIST, NOTEMPTY...) leaves no trace in the batch.  A store error
+ * (out of space, I/O) spoils the whole transaction; then the batch is run
+ * again one operation per transaction, so that only the ones that really
+ * fail are answered with an error.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "data.h"
+#include "nfs_op.h"
+
+struct commit_q {
+	struct fmd     *f;
+	pthread_t       thread;
+	pthread_mutex_t mu;
+	pthread_cond_t  cv;
+	struct fmd_op  *head, *tail;
+	bool            stop;
+	uint64_t        batches, ops, max_batch;
+};
+
+void commit_submit(struct commit_q *q, struct fmd_op *op)
+{
+	op->next = NULL;
+	pthread_mutex_lock(&q->mu);
+	if (q->tail)
+		q->tail->next = op;
+	else
+		q->head = op;
+	q->tail = op;
+	pthread_cond_signal(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
+/* Run ops [head, n of them) in one transaction: 0 if committed. */
+static int run_batch(struct commit_q *q, struct fmd_op *head, uint32_t n)
+{
+	struct fmd *f = q->f;
+	MDB_txn *t;
+	int rc = store_wr(f->st, &t);
+	if (rc)
+		return rc;
+	struct fmd_op *op = head;
+	for (uint32_t i = 0; i < n; i++, op = op->next) {
+		if ((rc = op->mutate(op, t)) < 0) {
+			mdb_txn_abort(t);
+			return rc;
+		}
+	}
+	fmd_crash_point(f, "before-commit");
+	rc = mdb_txn_commit(t);
+	if (rc)
+		return rc == MDB_MAP_FULL ? -ENOSPC : -EIO;
+	fmd_crash_point(f, "after-commit");
+	if (atomic_exchange(&f->rmq_dirty, false))
+		removeq_kick(f->rmq);
+	return 0;
+}
+
+static void reply_all(struct fmd_op *head, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		struct fmd_op *next = head->next;
+		nfs_finish(head);
+		head = next;
+	}
+}
+
+static void serve(struct commit_q *q, struct fmd_op *head, uint32_t n)
+{
+	int rc = run_batch(q, head, n);
+	if (rc == 0) {
+		reply_all(head, n);
+		return;
+	}
+	fmd_log(LOG_WARNING, "batch of %u failed (%s); running them one by one", n, strerror(-rc));
+	struct fmd_op *op = head;
+	for (uint32_t i = 0; i < n; i++) {
+		struct fmd_op *next = op->next;
+		op->next = NULL;
+		if ((rc = run_batch(q, op, 1)) < 0)
+			nfs_fail(op, op_store_status(rc));
+		nfs_finish(op);
+		op = next;
+	}
+}
+
+static void *commit_thread(void *arg)
+{
+	struct commit_q *q = arg;
+	uint32_t max = q->f->cfg.batch_max ? q->f->cfg.batch_max : 256;
+
+	for (;;) {
+		pthread_mutex_lock(&q->mu);
+		while (!q->head && !q->stop)
+			pthread_cond_wait(&q->cv, &q->mu);
+		if (!q->head && q->stop) {
+			pthread_mutex_unlock(&q->mu);
+			return NULL;
+		}
+		/* take up to max ops off the queue */
+		struct fmd_op *head = q->head, *last = head;
+		uint32_t n = 1;
+		while (n < max && last->next) {
+			last = last->next;
+			n++;
+		}
+		q->head = last->next;
+		if (!q->head)
+			q->tail = NULL;
+		last->next = NULL;
+		pthread_mutex_unlock(&q->mu);
+
+		serve(q, head, n);
+		q->batches++;
+		q->ops += n;
+		if (n > q->max_batch)
+			q->max_batch = n;
+	}
+}
+
+int commit_start(struct fmd *f, struct commit_q **out)
+{
+	struct commit_q *q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	q->f = f;
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_cond_init(&q->cv, NULL);
+	int rc = pthread_create(&q->thread, NULL, commit_thread, q);
+	if (rc) {
+		free(q);
+		return -rc;
+	}
+	*out = q;
+	return 0;
+}
+
+/* Serves what is queued, then stops. */
+void commit_stop(struct commit_q *q)
+{
+	if (!q)
+		return;
+	pthread_mutex_lock(&q->mu);
+	q->stop = true;
+	pthread_cond_signal(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+	pthread_join(q->thread, NULL);
+	pthread_mutex_destroy(&q->mu);
+	pthread_cond_destroy(&q->cv);
+	free(q);
+}
+
+void commit_counters(struct commit_q *q, uint64_t *batches, uint64_t *ops, uint64_t *max_batch)
+{
+	*batches = q->batches;
+	*ops = q->ops;
+	*max_batch = q->max_batch;
+}
