@@ -27,7 +27,7 @@ static const char usage[] =
 "options:\n"
 "  --server NODE=URL   a block server, in stripe order (repeat); URL is shm or\n"
 "                      tcp://HOST:PORT\n"
-"  --node N            our node id (default 200)\n"
+"  --node N            our node id (default 15; on shm below the fabric's node count)\n"
 "  --fabric NAME       shm fabric to join (needed for shm servers)\n"
 "  --secret-file F     cluster secret for tcp servers\n"
 "  --stripe-unit SIZE  bytes per stripe unit (default 256K)\n"
@@ -120,7 +120,7 @@ int main(int argc, char **argv)
 	int o, rc;
 
 	tpz_config_default(&cfg);
-	cfg.node = 200;
+	cfg.node = 15;
 	slice_client_config_default(&ccfg);
 	x.map.layout.stripe_unit = SLICE_STRIPE_UNIT_DEF;
 	while ((o = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
