@@ -88,7 +88,12 @@ struct slice_client_config {
 	uint32_t readahead;       /* stripe units read ahead of a sequential reader; default 8 */
 	uint64_t dirty_max;       /* write-behind bytes in flight per file; default 32 MiB */
 	int      timeout_ms;      /* per block call; default 3000 */
-	uint32_t retries;         /* of idempotent calls (reads, stats); default 1 */
+	uint32_t retries;         /* tries of a call to a server that is not connected; default 1 */
+	/* Called when a server is not connected (first use, or it restarted):
+	 * connect the endpoint to it and return 0, or -errno.  NULL: the
+	 * front connected every server beforehand. */
+	int    (*connect)(void *arg, uint32_t node);
+	void    *connect_arg;
 };
 void slice_client_config_default(struct slice_client_config *cfg);
 
