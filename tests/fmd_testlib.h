@@ -793,6 +793,59 @@ static inline int nc_null(struct nc *c)
 	return r.rpc == RPC_STATUS_SUCCESS ? 0 : -1;
 }
 
+
+/* ---- many creates in flight ------------------------------------------------ */
+
+struct nc_many {
+	uint32_t inflight, done, ok;
+	int      first_bad;
+};
+
+static inline void nc_many_cb(struct rpc_context *rpc, int status, void *data, void *priv)
+{
+	struct nc_many *m = priv;
+	m->inflight--;
+	m->done++;
+	int st = status == RPC_STATUS_SUCCESS && data ? *(int *)data : -1;
+	if (st == NFS3_OK)
+		m->ok++;
+	else if (!m->first_bad)
+		m->first_bad = st;
+}
+
+/* Create files fmt % i for i in [first, first + n) in dir, `window` calls
+ * in flight (the file manager commits them in groups).  Returns how many
+ * succeeded. */
+static inline uint32_t nc_create_many(struct nc *c, const struct tfh *dir, const char *fmt,
+				      uint32_t first, uint32_t n, uint32_t window)
+{
+	struct nc_many m = { 0 };
+	char name[300];
+	uint32_t next = 0;
+	double end = tl_now_ms() + 60000;
+	while (m.done < n) {
+		while (next < n && m.inflight < window) {
+			CREATE3args a;
+			memset(&a, 0, sizeof(a));
+			a.where.dir = fh_arg(dir);
+			snprintf(name, sizeof(name), fmt, first + next);
+			a.where.name = name;
+			a.how.mode = GUARDED;
+			a.how.createhow3_u.obj_attributes = sattr_mode(0644);
+			CHECK(rpc_nfs3_create_async(c->rpc, nc_many_cb, &a, &m) == 0, "create_async");
+			m.inflight++;
+			next++;
+		}
+		CHECK(tl_now_ms() < end, "creates stalled at %u of %u", m.done, n);
+		struct pollfd p = { .fd = rpc_get_fd(c->rpc), .events = (short)rpc_which_events(c->rpc) };
+		int k = poll(&p, 1, 50);
+		CHECK(rpc_service(c->rpc, k > 0 ? p.revents : 0) == 0, "rpc_service: %s", rpc_get_error(c->rpc));
+	}
+	if (m.ok != n)
+		NOTE("creates: %u of %u ok, first failure status %d", m.ok, n, m.first_bad);
+	return m.ok;
+}
+
 /* Expect an NFS status: CHECK with the call's text on mismatch. */
 #define EXPECT_NFS(call, want) do {                                              \
 	int _st = (call);                                                        \
