@@ -32,6 +32,8 @@
 #include "oncrpc.h"
 #include "oncrpc_nfs3.h"
 
+struct fmd;
+
 /* ---- configuration ------------------------------------------------------- */
 
 #define FMD_MAX_ALLOW    32
@@ -66,6 +68,7 @@ struct fmd_config {
 	uint32_t    batch_max;        /* mutations per commit */
 	bool        sync;             /* fsync every commit (default) */
 	const char *crash_at;         /* test hook: "POINT[:N]" */
+	bool        check;            /* --check: verify the store and exit */
 };
 
 /* ---- the store ----------------------------------------------------------- */
@@ -101,6 +104,9 @@ struct dirent_val {
 };
 
 struct store;
+
+/* The tables (see store.c). */
+enum { T_META, T_INODES, T_NAMES, T_LISTING, T_SYMLINKS, T_MAPS, T_RMQ, T_COUNT };
 
 int  store_open(const char *dir, uint64_t mapsize, bool sync, struct store **out);
 void store_close(struct store *st);
@@ -162,6 +168,14 @@ uint64_t store_new_fileid(struct store *st, MDB_txn *t, int *err);
 void store_set_id_base(struct store *st, uint64_t base);
 int  store_load_counters(struct store *st, MDB_txn *t);
 int  store_stats(struct store *st, uint64_t *inodes, uint64_t *bytes_used, uint64_t *bytes_max);
+/* Every record of a table in key order (raw bytes; check.c). A non-zero
+ * return of fn stops the walk and is returned. */
+typedef int (*store_scan_fn)(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen);
+int  store_scan(struct store *st, MDB_txn *t, int table, store_scan_fn fn, void *arg);
+int  store_get_raw(struct store *st, MDB_txn *t, int table, MDB_val *k, MDB_val *v);
+/* The consistency check (check.c): 0 if the name space holds together;
+ * the problems found are logged. */
+int  fmd_check(struct fmd *f, uint64_t *inodes, uint64_t *names, uint64_t *problems);
 
 /* ---- handles ------------------------------------------------------------- */
 

@@ -26,7 +26,6 @@
 
 #include "fmd.h"
 
-enum { T_META, T_INODES, T_NAMES, T_LISTING, T_SYMLINKS, T_MAPS, T_RMQ, T_COUNT };
 static const char *const table_names[T_COUNT] = {
 	"meta", "inodes", "names", "listing", "symlinks", "maps", "removeq",
 };
@@ -519,6 +518,29 @@ uint64_t store_new_fileid(struct store *st, MDB_txn *t, int *err)
 	be64(b, st->next_fileid);
 	*err = meta_put(st, t, "fileid", b, 8);
 	return id;
+}
+
+int store_get_raw(struct store *st, MDB_txn *t, int table, MDB_val *k, MDB_val *v)
+{
+	return mdb_err(mdb_get(t, st->dbi[table], k, v));
+}
+
+int store_scan(struct store *st, MDB_txn *t, int table, store_scan_fn fn, void *arg)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(t, st->dbi[table], &c);
+	if (rc)
+		return mdb_err(rc);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		int r = fn(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
+		if (r) {
+			mdb_cursor_close(c);
+			return r;
+		}
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
 }
 
 int store_stats(struct store *st, uint64_t *inodes, uint64_t *used, uint64_t *max)
