@@ -34,10 +34,14 @@ struct commit_q {
 	uint64_t        batches, ops, max_batch;
 };
 
-void commit_submit(struct commit_q *q, struct fmd_op *op)
+int commit_submit(struct commit_q *q, struct fmd_op *op)
 {
 	op->next = NULL;
 	pthread_mutex_lock(&q->mu);
+	if (q->stop) {   /* shutting down: the caller answers */
+		pthread_mutex_unlock(&q->mu);
+		return -ESHUTDOWN;
+	}
 	if (q->tail)
 		q->tail->next = op;
 	else
@@ -45,6 +49,7 @@ void commit_submit(struct commit_q *q, struct fmd_op *op)
 	q->tail = op;
 	pthread_cond_signal(&q->cv);
 	pthread_mutex_unlock(&q->mu);
+	return 0;
 }
 
 /* Run ops [head, n of them) in one transaction: 0 if committed. */
@@ -72,11 +77,19 @@ static int run_batch(struct commit_q *q, struct fmd_op *head, uint32_t n)
 	return 0;
 }
 
+static void finish(struct fmd_op *op)
+{
+	if (op->finish)
+		op->finish(op);
+	else
+		nfs_finish(op);
+}
+
 static void reply_all(struct fmd_op *head, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
 		struct fmd_op *next = head->next;
-		nfs_finish(head);
+		finish(head);
 		head = next;
 	}
 }
@@ -95,7 +108,7 @@ static void serve(struct commit_q *q, struct fmd_op *head, uint32_t n)
 		op->next = NULL;
 		if ((rc = run_batch(q, op, 1)) < 0)
 			nfs_fail(op, op_store_status(rc));
-		nfs_finish(op);
+		finish(op);
 		op = next;
 	}
 }
@@ -151,16 +164,25 @@ int commit_start(struct fmd *f, struct commit_q **out)
 	return 0;
 }
 
-/* Serves what is queued, then stops. */
+/* Serves what is queued, then stops; later submissions are refused. */
 void commit_stop(struct commit_q *q)
 {
 	if (!q)
 		return;
 	pthread_mutex_lock(&q->mu);
+	bool was = q->stop;
 	q->stop = true;
 	pthread_cond_signal(&q->cv);
 	pthread_mutex_unlock(&q->mu);
-	pthread_join(q->thread, NULL);
+	if (!was)
+		pthread_join(q->thread, NULL);
+}
+
+void commit_free(struct commit_q *q)
+{
+	if (!q)
+		return;
+	commit_stop(q);
 	pthread_mutex_destroy(&q->mu);
 	pthread_cond_destroy(&q->cv);
 	free(q);

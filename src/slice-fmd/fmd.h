@@ -56,6 +56,7 @@ struct fmd_config {
 	uint32_t    node;             /* Trapeze node id; UINT32_MAX: none */
 	const char *fabric;
 	const char *secret_file;
+	const char *tpz_listen;       /* "tcp://ADDR:PORT": Trapeze over tcp */
 	struct { uint32_t node; char url[128]; } blockd[FMD_MAX_BLOCKD];
 	uint32_t    nblockd;
 	uint32_t    stripe_unit;
@@ -260,14 +261,16 @@ typedef int (*fmd_mutate_fn)(struct fmd_op *op, MDB_txn *t);
 struct commit_q;
 int  commit_start(struct fmd *f, struct commit_q **out);
 void commit_stop(struct commit_q *q);
+void commit_free(struct commit_q *q);
 /* Queue op; the commit thread runs op's mutation, commits, then calls
- * nfs_finish (encode and reply). */
-void commit_submit(struct commit_q *q, struct fmd_op *op);
+ * nfs_finish (encode and reply).  -ESHUTDOWN once stopped. */
+int  commit_submit(struct commit_q *q, struct fmd_op *op);
 void commit_counters(struct commit_q *q, uint64_t *batches, uint64_t *ops, uint64_t *max_batch);
 
 struct data_pool;
 struct removeq;
 struct fmd_data;
+struct fmd_fabric;
 
 struct fmd {
 	struct fmd_config  cfg;
@@ -278,12 +281,14 @@ struct fmd {
 	struct data_pool  *io;
 	struct fmd_data   *data;
 	struct removeq    *rmq;
+	struct fmd_fabric *fabric;        /* NULL: not on a Trapeze fabric */
 	atomic_bool        rmq_dirty;     /* a commit queued objects for removal */
 	uint32_t           volid;
 	uint64_t           fsid;
 	uint64_t           root;          /* root directory's file id */
 	uint32_t           root_gen;
-	uint8_t            writeverf[8];  /* changes at every start */
+	_Atomic uint64_t   writeverf;     /* new at every start, and when a block
+	                                     server lost unstable writes */
 	atomic_bool        stopping;
 	/* crash hook (tests): the point's name and how many hits to allow */
 	char               crash_point[48];

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "data.h"
+#include "fabric.h"
 #include "nfs_op.h"
 
 static uint32_t log_index;
@@ -84,6 +85,7 @@ static void usage(FILE *o)
 "  --fabric NAME         Trapeze shm fabric\n"
 "  --secret-file F       cluster secret (Trapeze tcp; with N > 1 also the key\n"
 "                        of the file handles, shared by all managers)\n"
+"  --tpz-listen URL      also take Trapeze connections at tcp://ADDR:PORT\n"
 "  --blockd NODE=URL     a block server (repeat; stripe order)\n"
 "  --stripe-unit BYTES   stripe unit of new files (default 262144)\n"
 "  --root-squash         map uid/gid 0 to the anonymous ids (default)\n"
@@ -150,7 +152,7 @@ static int parse_args(int argc, char **argv, struct fmd_config *c, struct extra 
 	enum { O_DATA = 256, O_EXPORT, O_VOLUME, O_LISTEN, O_NFSPORT, O_MNTPORT, O_MANAGERS,
 	       O_INDEX, O_NODE, O_FABRIC, O_SECRET, O_BLOCKD, O_STRIPE, O_SQUASH, O_NOSQUASH,
 	       O_ANON, O_ALLOW, O_ROOTOWNER, O_ROOTMODE, O_RPCBIND, O_NORPCBIND, O_DBSIZE,
-	       O_BATCH, O_DTHREADS, O_NOSYNC, O_CRASH, O_PEER, O_CHECK };
+	       O_BATCH, O_DTHREADS, O_NOSYNC, O_CRASH, O_PEER, O_CHECK, O_TPZLISTEN };
 	static const struct option opts[] = {
 		{ "data", 1, 0, O_DATA }, { "export", 1, 0, O_EXPORT }, { "volume", 1, 0, O_VOLUME },
 		{ "listen-addr", 1, 0, O_LISTEN }, { "nfs-port", 1, 0, O_NFSPORT },
@@ -165,6 +167,7 @@ static int parse_args(int argc, char **argv, struct fmd_config *c, struct extra 
 		{ "batch-max", 1, 0, O_BATCH }, { "data-threads", 1, 0, O_DTHREADS },
 		{ "no-sync", 0, 0, O_NOSYNC }, { "crash-at", 1, 0, O_CRASH },
 		{ "peer-fmd", 1, 0, O_PEER }, { "check", 0, 0, O_CHECK },
+		{ "tpz-listen", 1, 0, O_TPZLISTEN },
 		{ "verbose", 0, 0, 'v' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	uint32_t v;
@@ -261,6 +264,7 @@ static int parse_args(int argc, char **argv, struct fmd_config *c, struct extra 
 		case O_NOSYNC: c->sync = false; break;
 		case O_CRASH: c->crash_at = optarg; break;
 		case O_CHECK: c->check = true; break;
+		case O_TPZLISTEN: c->tpz_listen = optarg; break;
 		case O_PEER: break;   /* partitioning: see docs/file-manager.md */
 		case 'v': log_verbose = 1; break;
 		case 'h': usage(stdout); exit(0);
@@ -457,7 +461,9 @@ int main(int argc, char **argv)
 		memcpy(f->crash_point, c->crash_at, n);
 		atomic_store(&f->crash_left, colon ? atoi(colon + 1) : 1);
 	}
-	randombytes_buf(f->writeverf, sizeof(f->writeverf));
+	uint64_t verf;
+	randombytes_buf(&verf, sizeof(verf));
+	atomic_store(&f->writeverf, verf);
 
 	/* every thread inherits this mask: only the main thread takes signals */
 	sigset_t sigs;
@@ -499,9 +505,13 @@ int main(int argc, char **argv)
 		return rc < 0 ? 2 : rc;
 	}
 
+	if (c->node != UINT32_MAX && (rc = fabric_open(f, &f->fabric)) < 0) {
+		fmd_log(LOG_ERR, "cannot join the Trapeze fabric as node %u", c->node);
+		goto out_store;
+	}
 	if ((rc = drc_create(16384, &f->drc)) || (rc = data_open(f, &f->data)) ||
 	    (rc = commit_start(f, &f->cq)) || (rc = data_pool_start(f, x.data_threads, &f->io)) ||
-	    (rc = removeq_start(f, &f->rmq))) {
+	    (rc = removeq_start(f, &f->rmq)) || (f->fabric && (rc = mapsvc_start(f)))) {
 		fmd_log(LOG_ERR, "cannot start: %s", strerror(-rc));
 		goto out_threads;
 	}
@@ -556,7 +566,9 @@ out_threads:
 	data_pool_stop(f->io);         /* data calls finish (a WRITE queues its commit) */
 	commit_stop(f->cq);            /* what is queued is committed and answered */
 	removeq_stop(f->rmq);
-	data_close(f->data);
+	data_close(f->data);           /* open files commit */
+	fabric_close(f->fabric);       /* the map service's requests end here */
+	commit_free(f->cq);
 	drc_destroy(f->drc);
 out_store:
 	store_close(f->st);

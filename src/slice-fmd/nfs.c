@@ -251,7 +251,10 @@ void nfs_dispatch(struct orpc_call *c, void *arg)
 		break;
 	case K_COMMIT:
 		op->mutate = p->run;
-		commit_submit(f->cq, op);
+		if (commit_submit(f->cq, op) < 0) {
+			nfs_fail(op, NFS3ERR_JUKEBOX);   /* shutting down: try again later */
+			nfs_finish(op);
+		}
 		break;
 	case K_DATA:
 		data_pool_submit(f->io, op);

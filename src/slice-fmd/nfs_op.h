@@ -60,6 +60,10 @@ struct fmd_op {
 	MDB_txn               *rtxn;          /* read txn the result points into */
 	struct fmd_op         *next;          /* commit queue */
 	fmd_mutate_fn          mutate;
+	/* after the commit: NULL means nfs_finish (encode, reply); the map
+	 * service answers its NetRPC request instead (mapsvc.c) */
+	void                 (*finish)(struct fmd_op *op);
+	void                  *ctx;
 	/* WRITE: the size and time to commit after the data went out */
 	uint64_t               w_end;
 	struct inode           w_before;

@@ -166,11 +166,15 @@ int nfs_write(struct fmd_op *op, MDB_txn *unused)
 	map_free(&map);
 	ok->count = a->count;
 	ok->committed = a->stable == UNSTABLE ? UNSTABLE : FILE_SYNC;
-	memcpy(ok->verf, op->f->writeverf, sizeof(ok->verf));
+	uint64_t verf = atomic_load(&op->f->writeverf);
+	memcpy(ok->verf, &verf, sizeof(ok->verf));
 	op->w_before = ino;
 	op->w_end = a->offset + a->count;
 	op->mutate = write_meta;
-	commit_submit(op->f->cq, op);
+	if (commit_submit(op->f->cq, op) < 0) {
+		r->status = NFS3ERR_JUKEBOX;
+		return 0;
+	}
 	return 1;   /* answered by the commit thread */
 fail:
 	map_free(&map);
@@ -195,7 +199,8 @@ int nfs_commit(struct fmd_op *op, MDB_txn *unused)
 			goto out;
 		}
 	}
-	memcpy(ok->verf, op->f->writeverf, sizeof(ok->verf));
+	uint64_t verf = atomic_load(&op->f->writeverf);
+	memcpy(ok->verf, &verf, sizeof(ok->verf));
 out:
 	map_free(&map);
 	return 0;
