@@ -47,6 +47,15 @@ struct st_env {
 
 static struct st_env *st_env_for_exit;
 
+/* From the watchdog: only kill(2), which is async-signal-safe. */
+static void st_alarm(void)
+{
+	struct st_env *e = st_env_for_exit;
+	for (uint32_t i = 0; e && i < e->nsrv; i++)
+		if (e->srv[i].pid > 0)
+			kill(e->srv[i].pid, SIGKILL);
+}
+
 static void st_cleanup(void)
 {
 	struct st_env *e = st_env_for_exit;
@@ -153,6 +162,9 @@ static void st_kill(struct st_env *e, uint32_t i, int sig)
 	int st;
 	waitpid(s->pid, &st, 0);
 	s->pid = 0;
+	/* Let the client's endpoint notice, so a restart can connect anew. */
+	CHECK(POLL_UNTIL(e->ep, !tpz_peer_is_up(e->ep, s->node), 5000),
+	      "block server %u still up for the client 5 s after it died", s->node);
 }
 
 static int st_connect_cb(void *arg, uint32_t node)
@@ -180,6 +192,7 @@ static void st_setup(struct st_env *e, enum tl_link link, uint32_t n, const stru
 	e->link = link;
 	st_env_for_exit = e;
 	atexit(st_cleanup);
+	tl_alarm_hook = st_alarm;
 	snprintf(e->base, sizeof(e->base), "/tmp/%s-%d", tl_test_name, (int)getpid());
 	CHECK(mkdir(e->base, 0700) == 0, "mkdir %s", e->base);
 	snprintf(e->secret_file, sizeof(e->secret_file), "%s.secret", e->base);

@@ -74,10 +74,12 @@ static void run(enum tl_link link, uint64_t size)
 
 	/* 1: fill the whole object in random-sized pieces. */
 	for (uint64_t off = 0; off < size;) {
-		size_t n = (size_t)MIN_U64(1 + rnd() % (3u << 20), size - off);
+		uint64_t want = 1 + rnd() % (3u << 20);
+		size_t n = (size_t)MIN_U64(want, size - off);
 		fill_rand(model + off, n);
-		CHECK(slice_write(f, model + off, n, off) == (ssize_t)n, "fill write at %llu",
-		      (unsigned long long)off);
+		ssize_t w = slice_write(f, model + off, n, off);
+		CHECK(w == (ssize_t)n, "fill write at %llu: %zd (%s)", (unsigned long long)off, w,
+		      tpz_strerror((int)w));
 		off += n;
 	}
 	/* 2: random overwrites; now and then a read of a written range (it
@@ -88,7 +90,8 @@ static void run(enum tl_link link, uint64_t size)
 		uint64_t off = rnd() % (size - n);
 		fill_rand(src, n);
 		memcpy(model + off, src, n);
-		CHECK(slice_write(f, src, n, off) == (ssize_t)n, "overwrite %d", i);
+		ssize_t w = slice_write(f, src, n, off);
+		CHECK(w == (ssize_t)n, "overwrite %d: %zd (%s)", i, w, tpz_strerror((int)w));
 		if (i % 97 == 0)
 			check_range(f, model, buf, off > 100 ? off - 100 : 0, n + 100, "read-after-write");
 	}
@@ -100,7 +103,8 @@ static void run(enum tl_link link, uint64_t size)
 		check_range(f, model, buf, off, n, "random read");
 	}
 	for (uint64_t off = 0; off < size;) {
-		size_t n = (size_t)MIN_U64(1 + rnd() % (8u << 20), size - off);
+		uint64_t want = 1 + rnd() % (8u << 20);
+		size_t n = (size_t)MIN_U64(want, size - off);
 		check_range(f, model, buf, off, n, "full read");
 		off += n;
 	}

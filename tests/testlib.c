@@ -71,6 +71,8 @@ void tl_skip(const char *fmt, ...)
 	exit(TL_EXIT_SKIP);
 }
 
+void (*tl_alarm_hook)(void);
+
 static void on_alarm(int sig)
 {
 	static const char m[] = ": watchdog fired: the test or a peer process hung\n";
@@ -82,6 +84,8 @@ static void on_alarm(int sig)
 		for (int i = 0; i < nprocs; i++)
 			if (procs[i] > 0)
 				kill(procs[i], SIGKILL);
+	if (!tl_is_child && tl_alarm_hook)
+		tl_alarm_hook();
 	_exit(TL_EXIT_FAIL);
 }
 

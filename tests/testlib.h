@@ -77,6 +77,9 @@ int tl_finish(void);
 /* Start a test: name from argv[0], unique fabric name, watchdog of `secs`. */
 void tl_init(int argc, char **argv, unsigned secs);
 void tl_watchdog(unsigned secs);
+/* Run by the watchdog before it exits (atexit handlers do not run then):
+ * kill daemons the test started.  Must be async-signal-safe. */
+extern void (*tl_alarm_hook)(void);
 
 double tl_now_ms(void);
 void   tl_pause(void);   /* a short sleep inside wait loops */

@@ -84,7 +84,7 @@ int sl_collect(struct slice_client *c, nrpc_call_t call, struct nrpc_result *res
 	int rc = nrpc_wait(c->r, call, res);
 	if (rc == 0)
 		rc = res->status;
-	if (rc < 0)
+	if (rc < 0 && rc != -ENOENT)   /* ENOENT: an object a server never held */
 		SCTR(c, errors, 1);
 	return lost(rc);
 }
