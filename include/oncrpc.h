@@ -252,6 +252,7 @@ struct orpc_server_config {
 	uint32_t    max_conns;      /* default 256 */
 	size_t      max_queued;     /* unsent reply bytes per connection; default 8 MiB */
 	uint32_t    max_inflight;   /* unanswered calls per connection; default 256 */
+	uint32_t    spin_us;        /* after work, poll this long before sleeping; default 0 */
 	orpc_log_fn log;
 	void       *log_arg;
 };

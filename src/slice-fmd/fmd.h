@@ -46,6 +46,8 @@ struct fmd_cidr {
 	int     bits;
 };
 
+enum { FMD_SYNC_FULL, FMD_SYNC_DATA, FMD_SYNC_NONE };
+
 struct fmd_config {
 	const char *data_dir;
 	const char *listen_addr;
@@ -67,7 +69,8 @@ struct fmd_config {
 	bool        rpcbind;
 	uint64_t    db_size;          /* LMDB map size */
 	uint32_t    batch_max;        /* mutations per commit */
-	bool        sync;             /* fsync every commit (default) */
+	int         sync;             /* FMD_SYNC_* */
+	uint32_t    spin_us;          /* RPC loop and commit thread spin before sleeping */
 	const char *crash_at;         /* test hook: "POINT[:N]" */
 	bool        check;            /* --check: verify the store and exit */
 };
@@ -109,9 +112,12 @@ struct store;
 /* The tables (see store.c). */
 enum { T_META, T_INODES, T_NAMES, T_LISTING, T_SYMLINKS, T_MAPS, T_RMQ, T_COUNT };
 
-int  store_open(const char *dir, uint64_t mapsize, bool sync, struct store **out);
+int  store_open(const char *dir, uint64_t mapsize, int sync, struct store **out);
 void store_close(struct store *st);
 MDB_env *store_env(struct store *st);
+/* Keep data.mdb ahead of LMDB's use (so commits overwrite, not extend):
+ * 1 if it grew, 0 if it had room, -errno. */
+int  store_prealloc(struct store *st);
 
 /* The calling thread's read transaction (renewed; end it after use). */
 int  store_rd(struct store *st, MDB_txn **txn);
@@ -265,7 +271,8 @@ void commit_free(struct commit_q *q);
 /* Queue op; the commit thread runs op's mutation, commits, then calls
  * nfs_finish (encode and reply).  -ESHUTDOWN once stopped. */
 int  commit_submit(struct commit_q *q, struct fmd_op *op);
-void commit_counters(struct commit_q *q, uint64_t *batches, uint64_t *ops, uint64_t *max_batch);
+void commit_counters(struct commit_q *q, uint64_t *batches, uint64_t *ops, uint64_t *max_batch,
+		     uint64_t *commit_ns);
 
 struct data_pool;
 struct removeq;
@@ -303,6 +310,7 @@ void fmd_crash_point(struct fmd *f, const char *point);
 /* nfs.c / mount.c: the programs */
 void nfs_dispatch(struct orpc_call *c, void *arg);
 void mount_dispatch(struct orpc_call *c, void *arg);
+void nfs_counters_log(void);
 /* Encode op's result and reply (and fill the DRC); frees op. */
 void nfs_finish(struct fmd_op *op);
 /* Replace op's result by `status` with no attributes (a failed commit). */

@@ -99,8 +99,13 @@ static void usage(FILE *o)
 "  --db-size BYTES       LMDB map size (default 16 GiB)\n"
 "  --batch-max N         mutations per commit (default 256)\n"
 "  --data-threads N      threads for READ/WRITE/COMMIT (default 4)\n"
-"  --no-sync             do not fsync commits (tests: a kill -9 loses nothing,\n"
-"                        a power cut may lose the last commits)\n"
+"  --spin-us N           busy-poll this long for more work before sleeping\n"
+"                        (RPC loop, commit thread; default 50, 0: never)\n"
+"  --sync MODE           full: every answered change is on disk (default);\n"
+"                        data: one flush per commit instead of two, a power\n"
+"                        cut may take back the last commit (never consistency);\n"
+"                        none: no flush (tests; a kill -9 still loses nothing)\n"
+"  --no-sync             --sync none\n"
 "  --crash-at POINT[:N]  test hook: SIGKILL at the Nth time POINT is reached\n"
 "  --check               check the store's consistency, print a summary, exit\n"
 "                        (0: consistent, 1: problems, logged; 2: cannot open)\n"
@@ -152,7 +157,7 @@ static int parse_args(int argc, char **argv, struct fmd_config *c, struct extra 
 	enum { O_DATA = 256, O_EXPORT, O_VOLUME, O_LISTEN, O_NFSPORT, O_MNTPORT, O_MANAGERS,
 	       O_INDEX, O_NODE, O_FABRIC, O_SECRET, O_BLOCKD, O_STRIPE, O_SQUASH, O_NOSQUASH,
 	       O_ANON, O_ALLOW, O_ROOTOWNER, O_ROOTMODE, O_RPCBIND, O_NORPCBIND, O_DBSIZE,
-	       O_BATCH, O_DTHREADS, O_NOSYNC, O_CRASH, O_PEER, O_CHECK, O_TPZLISTEN };
+	       O_BATCH, O_DTHREADS, O_NOSYNC, O_CRASH, O_PEER, O_CHECK, O_TPZLISTEN, O_SPIN, O_SYNC };
 	static const struct option opts[] = {
 		{ "data", 1, 0, O_DATA }, { "export", 1, 0, O_EXPORT }, { "volume", 1, 0, O_VOLUME },
 		{ "listen-addr", 1, 0, O_LISTEN }, { "nfs-port", 1, 0, O_NFSPORT },
@@ -165,9 +170,9 @@ static int parse_args(int argc, char **argv, struct fmd_config *c, struct extra 
 		{ "root-mode", 1, 0, O_ROOTMODE }, { "rpcbind", 0, 0, O_RPCBIND },
 		{ "no-rpcbind", 0, 0, O_NORPCBIND }, { "db-size", 1, 0, O_DBSIZE },
 		{ "batch-max", 1, 0, O_BATCH }, { "data-threads", 1, 0, O_DTHREADS },
-		{ "no-sync", 0, 0, O_NOSYNC }, { "crash-at", 1, 0, O_CRASH },
+		{ "no-sync", 0, 0, O_NOSYNC }, { "crash-at", 1, 0, O_CRASH }, { "sync", 1, 0, O_SYNC },
 		{ "peer-fmd", 1, 0, O_PEER }, { "check", 0, 0, O_CHECK },
-		{ "tpz-listen", 1, 0, O_TPZLISTEN },
+		{ "tpz-listen", 1, 0, O_TPZLISTEN }, { "spin-us", 1, 0, O_SPIN },
 		{ "verbose", 0, 0, 'v' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	uint32_t v;
@@ -261,10 +266,24 @@ static int parse_args(int argc, char **argv, struct fmd_config *c, struct extra 
 			if (!parse_u32(optarg, &x->data_threads) || x->data_threads == 0 || x->data_threads > 64)
 				goto bad;
 			break;
-		case O_NOSYNC: c->sync = false; break;
+		case O_NOSYNC: c->sync = FMD_SYNC_NONE; break;
+		case O_SYNC:
+			if (!strcmp(optarg, "full"))
+				c->sync = FMD_SYNC_FULL;
+			else if (!strcmp(optarg, "data"))
+				c->sync = FMD_SYNC_DATA;
+			else if (!strcmp(optarg, "none"))
+				c->sync = FMD_SYNC_NONE;
+			else
+				goto bad;
+			break;
 		case O_CRASH: c->crash_at = optarg; break;
 		case O_CHECK: c->check = true; break;
 		case O_TPZLISTEN: c->tpz_listen = optarg; break;
+		case O_SPIN:
+			if (!parse_u32(optarg, &c->spin_us) || c->spin_us > 100000)
+				goto bad;
+			break;
 		case O_PEER: break;   /* partitioning: see docs/file-manager.md */
 		case 'v': log_verbose = 1; break;
 		case 'h': usage(stdout); exit(0);
@@ -445,7 +464,8 @@ int main(int argc, char **argv)
 	c->rpcbind = true;
 	c->db_size = 16ull << 30;
 	c->batch_max = 256;
-	c->sync = true;
+	c->sync = FMD_SYNC_FULL;
+	c->spin_us = 50;
 	if (parse_args(argc, argv, c, &x))
 		return 2;
 	fmd_set_log_index(c->index);
@@ -496,6 +516,8 @@ int main(int argc, char **argv)
 		sodium_memzero(key, sizeof(key));
 	}
 	f->fsid = (uint64_t)f->volid << 32 | c->index;
+	if (!c->check && (rc = store_prealloc(f->st)) < 0)
+		fmd_log(LOG_WARNING, "cannot preallocate the store: %s", strerror(-rc));
 	if (c->check) {
 		uint64_t inodes, names, problems;
 		rc = fmd_check(f, &inodes, &names, &problems);
@@ -521,6 +543,7 @@ int main(int argc, char **argv)
 	struct orpc_server_config rc_cfg;
 	orpc_server_config_default(&rc_cfg);
 	rc_cfg.log = rpc_log;
+	rc_cfg.spin_us = c->spin_us;
 	if ((rc = orpc_server_create(&rc_cfg, &f->rpc)) ||
 	    (rc = orpc_server_add_program(f->rpc, NFS_PROGRAM, NFS_V3, NFS_V3, ORPC_NFS3_NPROCS,
 					  nfs_dispatch, f)) ||
@@ -555,6 +578,17 @@ int main(int argc, char **argv)
 	int sig;
 	sigwait(&sigs, &sig);
 	fmd_log(LOG_INFO, "signal %d: shutting down", sig);
+	{
+		uint64_t batches, ops, maxb, hits, inprog, ents, cns;
+		commit_counters(f->cq, &batches, &ops, &maxb, &cns);
+		drc_counters(f->drc, &hits, &inprog, &ents);
+		nfs_counters_log();
+		fmd_log(LOG_INFO, "commits: %llu batches, %llu changes (largest batch %llu, %.0f us per "
+			"commit); DRC: %llu replays, %llu duplicates dropped", (unsigned long long)batches,
+			(unsigned long long)ops, (unsigned long long)maxb,
+			batches ? cns / 1e3 / (double)batches : 0.0, (unsigned long long)hits,
+			(unsigned long long)inprog);
+	}
 	atomic_store(&f->stopping, true);
 	if (c->rpcbind && c->index == 0) {
 		orpc_pmap_unset(NFS_PROGRAM, NFS_V3);

@@ -198,6 +198,21 @@ static void run_inline(struct fmd_op *op, const struct nfs_proc *p)
 	nfs_finish(op);
 }
 
+static _Atomic uint64_t proc_calls[ORPC_NFS3_NPROCS];
+
+void nfs_counters_log(void)
+{
+	char buf[600];
+	size_t n = 0;
+	for (int i = 0; i < ORPC_NFS3_NPROCS; i++) {
+		uint64_t v = atomic_load(&proc_calls[i]);
+		if (v && n < sizeof(buf) - 40)
+			n += (size_t)snprintf(buf + n, sizeof(buf) - n, " %s=%llu", nfs_procs[i].name,
+					      (unsigned long long)v);
+	}
+	fmd_log(LOG_INFO, "NFS calls:%s", n ? buf : " none");
+}
+
 void nfs_dispatch(struct orpc_call *c, void *arg)
 {
 	struct fmd *f = arg;
@@ -212,6 +227,7 @@ void nfs_dispatch(struct orpc_call *c, void *arg)
 	op->call = c;
 	op->proc = c->proc;
 	op->reply_max = DEFAULT_REPLY_MAX;
+	atomic_fetch_add_explicit(&proc_calls[c->proc], 1, memory_order_relaxed);
 	if (orpc_nfs3_decode(c->proc, c->args, c->args_len, &op->a) != 0) {
 		free(op);
 		orpc_reply_error(c, ORPC_GARBAGE_ARGS);

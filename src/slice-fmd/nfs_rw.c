@@ -67,8 +67,12 @@ static int load_file(struct fmd_op *op, const nfs_fh3 *h, struct inode *ino,
 
 static int data_status(struct fmd_op *op, long rc)
 {
+	static _Atomic uint64_t last_warned;
 	if (rc == -EOPNOTSUPP || data_unavailable(op->f->data)) {
-		fmd_log(LOG_WARNING, "%s: %s", nfs_procs[op->proc].name, data_unavailable(op->f->data));
+		uint64_t now = fmd_now() / 1000000000ull, prev = atomic_load(&last_warned);
+		if (now >= prev + 60 && atomic_compare_exchange_strong(&last_warned, &prev, now))
+			fmd_log(LOG_WARNING, "%s (and others for a minute): %s", nfs_procs[op->proc].name,
+				data_unavailable(op->f->data));
 		return NFS3ERR_SERVERFAULT;
 	}
 	return rc == -ENOSPC ? NFS3ERR_NOSPC : NFS3ERR_IO;

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fmd.h"
 
@@ -71,13 +72,46 @@ static uint64_t get_be64(const uint8_t *p)
 	return v;
 }
 
+/*
+ * Preallocation.  LMDB writes pages at their offsets in data.mdb; pages
+ * beyond the end of the file extend it, and an fdatasync after extending a
+ * file must also commit the file system's metadata (the new blocks),
+ * which costs about twice what an overwrite costs.  So the file is kept
+ * PREALLOC bytes ahead of what LMDB uses, with real zeros (not fallocate:
+ * unwritten extents need the same metadata commit on first write).
+ */
+#define PREALLOC (64ull << 20)
+
+int store_prealloc(struct store *st)
+{
+	MDB_envinfo ei;
+	MDB_stat ms;
+	int fd;
+	struct stat sb;
+	if (mdb_env_get_fd(st->env, &fd) || fstat(fd, &sb) || mdb_env_info(st->env, &ei) ||
+	    mdb_env_stat(st->env, &ms))
+		return -EIO;
+	uint64_t used = (uint64_t)(ei.me_last_pgno + 1) * ms.ms_psize;
+	if ((uint64_t)sb.st_size >= used + PREALLOC / 2)
+		return 0;
+	uint64_t target = used + PREALLOC;
+	if (target > ei.me_mapsize)
+		target = ei.me_mapsize;
+	static const uint8_t zero[1 << 16];
+	for (uint64_t off = (uint64_t)sb.st_size; off < target; off += sizeof(zero)) {
+		if (pwrite(fd, zero, sizeof(zero), (off_t)off) != (ssize_t)sizeof(zero))
+			return -errno;
+	}
+	return fdatasync(fd) ? -errno : 1;
+}
+
 static void rd_free(void *p)
 {
 	if (p)
 		mdb_txn_abort(p);
 }
 
-int store_open(const char *dir, uint64_t mapsize, bool sync, struct store **out)
+int store_open(const char *dir, uint64_t mapsize, int sync, struct store **out)
 {
 	struct store *st = calloc(1, sizeof(*st));
 	MDB_txn *t = NULL;
@@ -92,8 +126,17 @@ int store_open(const char *dir, uint64_t mapsize, bool sync, struct store **out)
 	mdb_env_set_mapsize(st->env, mapsize);
 	mdb_env_set_maxreaders(st->env, 256);
 	/* NOTLS: read transactions belong to our threads' keys, not to LMDB's
-	 * thread-local slots.  NOSYNC only when asked (tests on tmpfs). */
-	unsigned flags = MDB_NOTLS | MDB_NORDAHEAD | (sync ? 0 : MDB_NOSYNC);
+	 * thread-local slots.  A commit flushes its pages, then writes and
+	 * flushes the meta page that makes them current (FULL); NOMETASYNC
+	 * leaves the second flush to the next commit (DATA: the last commit
+	 * may be lost to a power cut, never half of one); NOSYNC flushes
+	 * nothing (NONE: a power cut may corrupt; a killed process loses
+	 * nothing, its writes are in the page cache). */
+	unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
+	if (sync == FMD_SYNC_DATA)
+		flags |= MDB_NOMETASYNC;
+	else if (sync == FMD_SYNC_NONE)
+		flags |= MDB_NOSYNC;
 	if ((rc = mdb_env_open(st->env, dir, flags, 0600)))
 		goto fail;
 	/* readers of a process killed with -9 hold slots: free them */
