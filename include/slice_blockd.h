@@ -14,6 +14,11 @@
 
 #include "slice_wire.h"
 
+/* Offsets and sizes slice-blockd accepts: off + len <= this (a READ,
+ * WRITE or TRUNCATE past it is -EINVAL).  The file system below may stop
+ * earlier (ext4: 16 TiB per file), which gives -EFBIG. */
+#define SLB_BLOCKD_SIZE_MAX (1ull << 62)
+
 enum slb_blockd_op {
 	SLB_BLOCKD_COUNTERS = 0x01f0,   /* no args; res slb_blockd_counters */
 };

@@ -24,10 +24,6 @@
 
 #include "blockd.h"
 
-/* Only for its peer up/down upcalls (log lines); nothing is sent to it.
- * The top id, out of the way of modules that pick low ones. */
-#define BLOCKD_H_WATCH (TPZ_HANDLER_MAX - 1)
-
 static volatile sig_atomic_t stop_signal, dump_counters;
 
 static void on_stop(int sig) { stop_signal = sig; }
@@ -122,25 +118,6 @@ static void fit_open_files(struct blockd_opts *o)
 	}
 }
 
-static void watch_recv(struct tpz_endpoint *ep, struct tpz_rx *rx, void *arg)
-{
-	tpz_rx_release(ep, rx);
-}
-
-static void watch_up(struct tpz_endpoint *ep, uint32_t node, void *arg)
-{
-	blog(BLOG_INFO, "node %u connected", node);
-}
-
-static void watch_down(struct tpz_endpoint *ep, uint32_t node, int reason, void *arg)
-{
-	static const char *const why[] = { "?", "closed the connection", "went away",
-					   "sent malformed bytes" };
-
-	blog(reason == TPZ_DOWN_PROTOCOL ? BLOG_WARN : BLOG_INFO, "node %u %s", node,
-	     why[reason >= 1 && reason <= 3 ? reason : 0]);
-}
-
 static int start_net(struct blockd *b, const struct blockd_opts *o, int *port)
 {
 	struct tpz_config cfg;
@@ -165,9 +142,6 @@ static int start_net(struct blockd *b, const struct blockd_opts *o, int *port)
 		     o->fabric ? ", fabric " : "", o->fabric ? o->fabric : "", tpz_strerror(rc));
 		return rc;
 	}
-	struct tpz_handler_ops watch = { .recv = watch_recv, .peer_up = watch_up, .peer_down = watch_down };
-	tpz_handler_register(b->ep, BLOCKD_H_WATCH, &watch);
-
 	struct nrpc_config nc;
 	nrpc_config_default(&nc);
 	nc.max_calls = 64;    /* we serve; we make no calls */

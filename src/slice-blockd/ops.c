@@ -17,6 +17,8 @@
 
 #include "blockd.h"
 
+_Static_assert(STORE_MAX_SIZE == SLB_BLOCKD_SIZE_MAX, "the store takes what the protocol allows");
+
 struct bjob {
 	struct ioq_job   j;
 	struct blockd   *bd;
