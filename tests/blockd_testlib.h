@@ -8,7 +8,8 @@
  * its pid under /tmp, and waits for its "ready node=N tcp=PORT" line.  The
  * daemon dies with the test (PR_SET_PDEATHSIG), and at exit every daemon
  * the test started is killed by pid, its files removed, and the tail of
- * its log printed (the runner shows it only when the test failed).
+ * its log printed (the runner shows it only when the test failed;
+ * BT_LOG_LINES=N shows more than the last 40 lines).
  *
  * The client is the test process: bt_connect() makes an endpoint (node 1
  * by default) and a NetRPC instance, and bt_write/bt_read/... issue the
@@ -45,7 +46,8 @@ struct bt_daemon {
 };
 
 #define BT_MAX_DAEMONS 8
-static struct bt_daemon *bt_all[BT_MAX_DAEMONS];
+/* Static: the exit handler still needs them after main's frame is gone. */
+static struct bt_daemon bt_all[BT_MAX_DAEMONS];
 static int bt_nall;
 
 static int bt_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -90,14 +92,15 @@ static void bt_cleanup(void)
 	if (tl_is_child)
 		return;
 	for (int i = 0; i < bt_nall; i++) {
-		struct bt_daemon *d = bt_all[i];
+		struct bt_daemon *d = &bt_all[i];
 		if (d->pid > 0) {
 			kill(d->pid, SIGKILL);
 			waitpid(d->pid, NULL, 0);
 			bt_unlink_stat(d->pid);
 			d->pid = 0;
 		}
-		bt_print_log(d, 40);
+		const char *n = getenv("BT_LOG_LINES");   /* more of it when debugging */
+		bt_print_log(d, n ? atoi(n) : 40);
 		unlink(d->log);
 		unlink(d->secret);
 		bt_rm_rf(d->data);
@@ -123,11 +126,13 @@ static inline void bt_binary(char *buf, size_t len)
 	CHECK(access(buf, X_OK) == 0, "no daemon at %s", buf);
 }
 
-/* Set up a daemon description: node, link, files named after the test. */
-static inline void bt_init(struct bt_daemon *d, uint32_t node, enum tl_link link)
+/* A new daemon description: node, link, files named after the test. */
+static inline struct bt_daemon *bt_new(uint32_t node, enum tl_link link)
 {
 	static int seq;
 
+	CHECK(bt_nall < BT_MAX_DAEMONS, "too many daemons");
+	struct bt_daemon *d = &bt_all[bt_nall];
 	memset(d, 0, sizeof(*d));
 	d->node = node;
 	d->link = link;
@@ -139,10 +144,9 @@ static inline void bt_init(struct bt_daemon *d, uint32_t node, enum tl_link link
 	CHECK(fd >= 0, "create %s: %s", d->secret, strerror(errno));
 	CHECK(write(fd, TL_SECRET "\n", strlen(TL_SECRET) + 1) > 0, "write secret");
 	close(fd);
-	CHECK(bt_nall < BT_MAX_DAEMONS, "too many daemons");
-	if (bt_nall == 0)
+	if (bt_nall++ == 0)
 		atexit(bt_cleanup);
-	bt_all[bt_nall++] = d;
+	return d;
 }
 
 /* argv of the daemon: the basics, then d->extra. */

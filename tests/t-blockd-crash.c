@@ -127,13 +127,13 @@ static void in_flight_round(struct bt_daemon *d, struct bt_client *c, uint64_t o
 
 static void run(enum tl_link link)
 {
-	struct bt_daemon d;
+	struct bt_daemon *d;
 	struct bt_client c;
 	struct slb_write_res w, cm;
 
-	bt_init(&d, BT_SERVER, link);
-	bt_start(&d);
-	bt_connect(&c, &d, 1);
+	d = bt_new(BT_SERVER, link);
+	bt_start(d);
+	bt_connect(&c, d, 1);
 
 	if (link == TL_SHM) {
 		/* 1. Stable. */
@@ -153,7 +153,7 @@ static void run(enum tl_link link)
 		CHECK(cm.verf == w.verf && cm.stable == 1 && cm.size == 200000, "COMMIT: verifier %s, stable %u, "
 		      "size %llu", cm.verf == w.verf ? "same" : "changed", cm.stable, (unsigned long long)cm.size);
 
-		restart(&d, &c);
+		restart(d, &c);
 		expect_data(&c, 1, (1u << 20) + 777, 1, "stable write, kill -9");
 		CHECK_RC(bt_commit(&c, 2, &cm), 0);
 		CHECK(cm.verf != v_unstable && cm.stable == 1, "COMMIT after kill -9: verifier %016llx, the "
@@ -164,10 +164,10 @@ static void run(enum tl_link link)
 
 	/* 4. In flight. */
 	for (uint32_t round = 0; round < 3; round++)
-		in_flight_round(&d, &c, 10 + round, round);
+		in_flight_round(d, &c, 10 + round, round);
 
 	bt_disconnect(&c);
-	bt_stop(&d);
+	bt_stop(d);
 }
 
 int main(int argc, char **argv)

@@ -72,7 +72,7 @@ static void do_read(struct bt_client *c, uint64_t off, uint32_t len)
 
 static void run(enum tl_link link, const char *cache_mb)
 {
-	struct bt_daemon d;
+	struct bt_daemon *d;
 	struct bt_client c;
 	char ln[64];
 
@@ -81,11 +81,11 @@ static void run(enum tl_link link, const char *cache_mb)
 	memset(model, 0, sizeof(model));
 	model_size = 0;
 	verf = 0;
-	bt_init(&d, BT_SERVER, link);
-	d.extra[0] = "--cache-mb";
-	d.extra[1] = cache_mb;
-	bt_start(&d);
-	bt_connect(&c, &d, 1);
+	d = bt_new(BT_SERVER, link);
+	d->extra[0] = "--cache-mb";
+	d->extra[1] = cache_mb;
+	bt_start(d);
+	bt_connect(&c, d, 1);
 
 	do_read(&c, 0, 4096);                /* never written: zeros, size 0 */
 	do_write(&c, 0, 4096, 1, false);                  /* aligned block */
@@ -134,7 +134,7 @@ static void run(enum tl_link link, const char *cache_mb)
 	CHECK(k.crc_errors == 0 && k.errors == 0, "%s: %llu CRC errors, %llu error replies", LN,
 	      (unsigned long long)k.crc_errors, (unsigned long long)k.errors);
 	bt_disconnect(&c);
-	bt_stop(&d);
+	bt_stop(d);
 	printf("t-blockd-rw: %s: done\n", LN);
 }
 

@@ -30,18 +30,18 @@ static void expect_zeros(struct bt_client *c, uint64_t obj, uint64_t off, uint32
 
 int main(int argc, char **argv)
 {
-	struct bt_daemon d;
+	struct bt_daemon *d;
 	struct bt_client c;
 	struct slb_write_res w;
 	struct slb_read_res r;
 	struct slb_stat_res s;
 
 	tl_init(argc, argv, 30);
-	bt_init(&d, BT_SERVER, TL_SHM);
-	d.extra[0] = "--cache-mb";
-	d.extra[1] = "4";
-	bt_start(&d);
-	bt_connect(&c, &d, 1);
+	d = bt_new(BT_SERVER, TL_SHM);
+	d->extra[0] = "--cache-mb";
+	d->extra[1] = "4";
+	bt_start(d);
+	bt_connect(&c, d, 1);
 
 	/* Never written. */
 	expect_zeros(&c, 0x77, 0, 1u << 20, 0);
@@ -117,13 +117,13 @@ int main(int argc, char **argv)
 
 	/* The count survives a restart (it is counted from the directory). */
 	bt_disconnect(&c);
-	bt_stop(&d);
-	bt_start(&d);
-	bt_connect(&c, &d, 1);
+	bt_stop(d);
+	bt_start(d);
+	bt_connect(&c, d, 1);
 	CHECK_RC(bt_statfs(&c, &f), 0);
 	CHECK(f.objects == 5 && f.verf != verf, "after a restart: objects %llu verifier %s",
 	      (unsigned long long)f.objects, f.verf == verf ? "unchanged" : "new");
 	bt_disconnect(&c);
-	bt_stop(&d);
+	bt_stop(d);
 	return tl_finish();
 }

@@ -46,17 +46,17 @@ static void trunc_to(struct bt_client *c, uint64_t obj, uint64_t size)
 
 int main(int argc, char **argv)
 {
-	struct bt_daemon d;
+	struct bt_daemon *d;
 	struct bt_client c;
 	struct slb_write_res w;
 	struct slb_stat_res s;
 
 	tl_init(argc, argv, 40);
-	bt_init(&d, BT_SERVER, TL_TCP);
-	d.extra[0] = "--cache-mb";
-	d.extra[1] = "4";
-	bt_start(&d);
-	bt_connect(&c, &d, 1);
+	d = bt_new(BT_SERVER, TL_TCP);
+	d->extra[0] = "--cache-mb";
+	d->extra[1] = "4";
+	bt_start(d);
+	bt_connect(&c, d, 1);
 
 	bt_fill(buf, 300000, 1, 0);
 	CHECK_RC(bt_write(&c, OBJ, 0, buf, 300000, 0, &w), 0);
@@ -113,9 +113,9 @@ int main(int argc, char **argv)
 	CHECK_RC(bt_statfs(&c, &f), 0);
 	CHECK(f.objects == 3, "STATFS objects %llu, want 3 (OBJ, 0x999, 0x6)", (unsigned long long)f.objects);
 	bt_disconnect(&c);
-	bt_kill9(&d);
-	bt_start(&d);
-	bt_connect(&c, &d, 1);
+	bt_kill9(d);
+	bt_start(d);
+	bt_connect(&c, d, 1);
 	expect(&c, 0x6, 500000, 4, 123457, 123457, "truncated, then kill -9");
 	CHECK_RC(bt_stat(&c, 0x7, &s), -ENOENT);
 	expect(&c, 0x999, 20000, 0, 0, 12345, "made by truncate, then kill -9");
@@ -123,6 +123,6 @@ int main(int argc, char **argv)
 	CHECK(f.objects == 3, "STATFS objects after kill -9: %llu, want 3", (unsigned long long)f.objects);
 	CHECK(bt_counters(&c).crc_errors == 0, "CRC errors after truncates");
 	bt_disconnect(&c);
-	bt_stop(&d);
+	bt_stop(d);
 	return tl_finish();
 }

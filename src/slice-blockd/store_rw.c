@@ -69,7 +69,7 @@ int fs_read(struct store *s, uint64_t obj, uint64_t off, uint32_t len, void *buf
 		uint32_t c = crc_block((uint8_t *)buf + (size_t)i * STORE_BLOCK, STORE_BLOCK);
 		if (!crc_match(&e[i], c)) {
 			*bad |= 1ull << i;
-			crc_error(fs, obj, off / STORE_BLOCK + i, &e[i], c, "read refused (EIO)");
+			crc_error(fs, obj, off / STORE_BLOCK + i, &e[i], c, "not served: reads of it get EIO");
 		}
 	}
 	rc = *bad ? -EIO : 0;
