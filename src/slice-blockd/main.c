@@ -249,6 +249,9 @@ static int stop(struct blockd *b, bool started)
 	if (b->r) {
 		/* Replies still reading cache blocks: let the clients take them. */
 		SERVE_WHILE(b, atomic_load(&b->pinned) > 0, 1.0);
+		if (atomic_load(&b->pinned))
+			blog(BLOG_WARN, "%u replies still hold cache blocks; dropping them",
+			     atomic_load(&b->pinned));
 		log_counters(b, "");
 		nrpc_destroy(b->r);
 	}
