@@ -13,6 +13,10 @@
  *   - The cache holds what --cache-mb says: reading more evicts the
  *     oldest blocks (re-reading them is a miss again), STATFS shows
  *     cache_used <= cache_bytes, and the bytes are right throughout.
+ *   - A miss whose bytes are in the page cache is answered on the spot; one
+ *     whose bytes are not (dropped with POSIX_FADV_DONTNEED) waits for the
+ *     disk on an I/O thread (the daemon's exit line counts those) and
+ *     reads right.
  */
 #include "blockd_testlib.h"
 
@@ -47,6 +51,39 @@ static struct tpz_counters server_tpz(const struct bt_daemon *d, double after_ms
 	}
 	munmap(p, sizeof(*p));
 	return c;
+}
+
+/* Drop an object's pages from the page cache (they are clean: synced). */
+static void drop_pages(const struct bt_daemon *d, uint64_t obj)
+{
+	static const char *const ext[] = { "dat", "crc" };
+	char path[256];
+
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/objects/%02x/%016llx.%s", d->data, (unsigned)(obj & 0xff),
+			 (unsigned long long)obj, ext[i]);
+		int fd = open(path, O_RDONLY);
+		CHECK(fd >= 0, "open %s: %s", path, strerror(errno));
+		CHECK(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0, "fadvise %s", path);
+		close(fd);
+	}
+}
+
+/* The daemon's "waited for the disk N" from its last counters line. */
+static long waited(const struct bt_daemon *d)
+{
+	char line[2048];
+	long n = -1;
+	FILE *f = fopen(d->log, "r");
+
+	CHECK(f, "open %s", d->log);
+	while (fgets(line, sizeof(line), f)) {
+		const char *p = strstr(line, "waited for the disk ");
+		if (p)
+			n = atol(p + strlen("waited for the disk "));
+	}
+	fclose(f);
+	return n;
 }
 
 static void read_check(struct bt_client *c, uint64_t obj, uint64_t off, uint32_t len, uint32_t seed,
@@ -137,8 +174,18 @@ static void run(enum tl_link link)
 	CHECK(f.cache_bytes == (2u << 20) && f.cache_used > 0 && f.cache_used <= f.cache_bytes,
 	      "%s: STATFS cache %llu used %llu", ln, (unsigned long long)f.cache_bytes,
 	      (unsigned long long)f.cache_used);
+
+	/* Not in the page cache either: an I/O thread waits for the disk. */
+	bt_fill(buf, 1u << 20, 3, 0);
+	CHECK_RC(bt_write(&c, 3, 0, buf, 1u << 20, SLB_STABLE, &w), 0);
+	drop_pages(d, 3);
+	snprintf(what, sizeof(what), "%s object 3 from the disk", ln);
+	read_check(&c, 3, 0, 1u << 20, 3, false, what);
 	bt_disconnect(&c);
 	bt_stop(d);
+	NOTE("%s: reads that waited for the disk: %ld", ln, waited(d));
+	CHECK(waited(d) >= 1, "%s: no read waited for the disk (%ld), though its pages were dropped", ln,
+	      waited(d));
 }
 
 int main(int argc, char **argv)

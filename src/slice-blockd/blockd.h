@@ -6,7 +6,7 @@
  *   opts.c      command line
  *   log.c       log lines (blockd_log.h)
  *   ops.c       the NetRPC operations: checks on the delivery path, then
- *               the cache (reads that hit) or the I/O threads
+ *               memory (reads that need no disk) or the I/O threads
  *   read.c      READ: cache hits, misses filled from the store, replies
  *               that lend cache blocks
  *   io.c        WRITE, COMMIT, TRUNCATE, REMOVE, STAT, STATFS on the I/O
@@ -60,7 +60,7 @@ int blockd_parse_opts(int argc, char **argv, struct blockd_opts *o);
 struct blockd_ctr {
 	_Atomic uint64_t reads, writes, commits, truncates, removes, stats;
 	_Atomic uint64_t bytes_read, bytes_written;
-	_Atomic uint64_t cache_hits, cache_misses, bounced;
+	_Atomic uint64_t cache_hits, cache_misses, deferred, bounced;
 	_Atomic uint64_t errors, refused;
 };
 
@@ -96,8 +96,9 @@ void blockd_defer(struct blockd *bd, struct nrpc_req *req, blockd_io_fn run);
 void blockd_counters(struct blockd *bd, struct slb_blockd_counters *out);
 
 /* read.c */
-/* On the delivery path: answer from the cache if every block is there. */
-bool read_from_cache(struct blockd *bd, struct nrpc_req *req, const struct slb_rw *a);
+/* On the delivery path: answer from memory (the cache, the page cache)
+ * if everything is there; false: hand the request to read_io. */
+bool read_fast(struct blockd *bd, struct nrpc_req *req, const struct slb_rw *a);
 /* On an I/O thread: fill what is missing, then answer. */
 void read_io(struct blockd *bd, struct nrpc_req *req);
 

@@ -158,8 +158,12 @@ bool cache_pin_run(struct cache *c, uint64_t obj, uint64_t first, uint32_t n, st
 	for (uint32_t i = 0; i < n && all; i++)
 		all = (out[i] = find(c, obj, first + i)) != NULL;
 	/* Pinned blocks leave the LRU; unpinned, they go to its back. */
-	for (uint32_t i = 0; i < n && all; i++)
-		pin(c, out[i]);
+	for (uint32_t i = 0; i < n; i++) {
+		if (all)
+			pin(c, out[i]);
+		else
+			out[i] = NULL;
+	}
 	pthread_mutex_unlock(&c->lock);
 	return all;
 }

@@ -49,7 +49,7 @@ int  cache_create(uint64_t bytes, struct cache **out);
 void cache_destroy(struct cache *c);
 
 /* Pin blocks first..first+n-1 of obj if every one is cached: true, and
- * out[] holds them; false and nothing pinned otherwise. */
+ * out[] holds them; false, nothing pinned and out[] all NULL otherwise. */
 bool cache_pin_run(struct cache *c, uint64_t obj, uint64_t first, uint32_t n, struct cblk **out);
 /* One block, pinned, or NULL. */
 struct cblk *cache_pin(struct cache *c, uint64_t obj, uint64_t idx);

@@ -39,8 +39,7 @@ void write_io(struct blockd *bd, struct nrpc_req *req)
 {
 	struct iovec iov[TPZ_SG_MAX];
 	struct slb_rw a;
-	uint64_t size = 0, bad;
-	uint8_t dummy[1];
+	uint64_t size = 0;
 	int rc;
 
 	memcpy(&a, req->args, sizeof(a));
@@ -54,7 +53,7 @@ void write_io(struct blockd *bd, struct nrpc_req *req)
 		if (rc == 0)
 			cache_write(bd->cache, a.obj, a.off, iov, n);
 	} else {
-		rc = store_read(bd->st, a.obj, 0, 0, dummy, &size, &bad);   /* just the size */
+		rc = store_size(bd->st, a.obj, &size);
 	}
 	pthread_rwlock_unlock(lk);
 	/* The frames go back to the pool before we wait for the disk. */

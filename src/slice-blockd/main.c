@@ -215,11 +215,12 @@ static void log_counters(struct blockd *b, const char *when)
 	store_counters(b->st, &sc);
 	tpz_counters(b->ep, &t);
 #define L(f) (unsigned long long)atomic_load(&b->ctr.f)
-	blog(BLOG_INFO, "%scounters: reads %llu (cache hits %llu, misses %llu, bounced %llu), writes %llu, "
+	blog(BLOG_INFO, "%scounters: reads %llu (cache hits %llu, misses %llu, waited for the disk %llu, "
+	     "bounced %llu), writes %llu, "
 	     "bytes read %llu written %llu, commits %llu, truncates %llu, removes %llu, stats %llu, "
 	     "crc errors %llu, sync errors %llu, errors %llu; trapeze: payloads zero-copy %llu copied %llu",
 	     when, (unsigned long long)c.reads, (unsigned long long)c.cache_hits,
-	     (unsigned long long)c.cache_misses, L(bounced), (unsigned long long)c.writes,
+	     (unsigned long long)c.cache_misses, L(deferred), L(bounced), (unsigned long long)c.writes,
 	     (unsigned long long)c.bytes_read, (unsigned long long)c.bytes_written, L(commits),
 	     L(truncates), L(removes), L(stats), (unsigned long long)c.crc_errors,
 	     (unsigned long long)sc.sync_errors, (unsigned long long)c.errors,

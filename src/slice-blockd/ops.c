@@ -100,7 +100,7 @@ static void op_read(struct nrpc_req *req, void *arg)
 
 	if (rc)
 		blockd_fail(bd, req, rc);
-	else if (!read_from_cache(bd, req, &a))
+	else if (!read_fast(bd, req, &a))
 		blockd_defer(bd, req, read_io);
 }
 

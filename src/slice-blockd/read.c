@@ -12,10 +12,10 @@
  * TPZ_SG_MAX + 1 blocks, one more than a payload can list: that one reply
  * is copied into a bounce buffer (counted as `bounced`).
  *
- * Hits are answered on the delivery path (read_from_cache); a miss goes to
- * an I/O thread (read_io), which reads the missing blocks from the store
- * (checked against their CRCs there), indexes them, and answers the same
- * way.  A block with a bad CRC is never indexed; the read fails with EIO
+ * Hits are answered on the delivery path (read_fast), and so are misses
+ * whose bytes are all in the page cache; the rest goes to an I/O thread
+ * (read_io).  Either reads the missing blocks from the store (checked
+ * against their CRCs there), indexes them, and answers the same way.  A block with a bad CRC is never indexed; the read fails with EIO
  * only if the bad 4 KiB block lies inside the requested range.
  */
 #include <errno.h>
@@ -144,25 +144,6 @@ static void block_span(const struct slb_rw *a, uint64_t size, uint64_t *first, u
 		*live = *n;
 }
 
-bool read_from_cache(struct blockd *bd, struct nrpc_req *req, const struct slb_rw *a)
-{
-	struct cblk *blk[RD_MAX];
-	uint64_t size, first;
-	uint32_t n, live;
-
-	/* The size is known without I/O only while the object is open. */
-	if (store_peek_size(bd->st, a->obj, &size) < 0)
-		return false;
-	block_span(a, size, &first, &n, &live);
-	if (live && !cache_pin_run(bd->cache, a->obj, first, live, blk))
-		return false;
-	for (uint32_t i = live; i < n; i++)
-		blk[i] = NULL;
-	BCTR(bd, cache_hits, 1);
-	reply_blocks(bd, req, a, size, atomic_load(&bd->verf), blk, n);
-	return true;
-}
-
 /* Bit mask of the store blocks of cache block idx that [off, off+len)
  * touches. */
 static uint64_t wanted_mask(const struct slb_rw *a, uint64_t idx)
@@ -174,21 +155,30 @@ static uint64_t wanted_mask(const struct slb_rw *a, uint64_t idx)
 	return (lb - fb + 1 >= 64 ? ~0ull : ((1ull << (lb - fb + 1)) - 1)) << fb;
 }
 
-/* Read cache block idx of obj from the store into a block of our own. */
-static int fill_block(struct blockd *bd, const struct slb_rw *a, uint64_t idx, struct cblk **out)
+/* Read cache block idx of obj from the store into a block of our own.
+ * Without a cache (--cache-mb 0) only the 4 KiB blocks the request needs
+ * are read: a whole 64 KiB block is worth reading only to keep it. */
+static int fill_block(struct blockd *bd, const struct slb_rw *a, uint64_t idx, unsigned flags,
+		      struct cblk **out)
 {
 	struct cblk *b = cache_alloc(bd->cache);
-	uint64_t size, bad;
+	uint64_t size, bad, want = wanted_mask(a, idx);
+	uint32_t lo = 0, hi = CACHE_BLOCK;
 	int rc;
 
 	if (!b)
 		return -ENOMEM;
-	rc = store_read(bd->st, a->obj, idx * CACHE_BLOCK, CACHE_BLOCK, b->data, &size, &bad);
+	if (!bd->o->cache_mb) {
+		lo = (uint32_t)__builtin_ctzll(want) * STORE_BLOCK;
+		hi = (uint32_t)(64 - __builtin_clzll(want)) * STORE_BLOCK;
+	}
+	rc = store_read(bd->st, a->obj, idx * CACHE_BLOCK + lo, hi - lo, b->data + lo, flags, &size, &bad);
+	bad <<= lo / STORE_BLOCK;
 	if (rc == 0) {
-		*out = cache_insert(bd->cache, b, a->obj, idx);
+		*out = b->spare ? b : cache_insert(bd->cache, b, a->obj, idx);
 		return 0;
 	}
-	if (rc == -EIO && !(bad & wanted_mask(a, idx))) {
+	if (rc == -EIO && !(bad & want)) {
 		*out = b;   /* good where asked: serve it, but never index it */
 		return 0;
 	}
@@ -196,33 +186,83 @@ static int fill_block(struct blockd *bd, const struct slb_rw *a, uint64_t idx, s
 	return rc;
 }
 
+/* Pin blocks first..first+live-1 of the range, filling the missing ones
+ * from the store (under the object's read lock).  On an error (-EAGAIN
+ * with STORE_NOWAIT: not all in memory) nothing stays pinned. */
+static int gather(struct blockd *bd, const struct slb_rw *a, uint64_t first, uint32_t live,
+		  unsigned flags, struct cblk **blk)
+{
+	uint32_t i;
+	int rc = 0;
+
+	for (i = 0; i < live; i++)
+		if (!(blk[i] = cache_pin(bd->cache, a->obj, first + i)) &&
+		    (rc = fill_block(bd, a, first + i, flags, &blk[i])) < 0)
+			break;
+	if (rc < 0)
+		unpin_all(bd, blk, i);   /* blk[i] itself is NULL */
+	return rc;
+}
+
+/*
+ * The delivery path: answer from the cache, or else from the page cache
+ * if everything needed is there (the store reads with RWF_NOWAIT, and the
+ * object's lock is only tried): a miss that need not wait for the disk is
+ * served without a trip through the I/O threads.  False: hand it over.
+ */
+bool read_fast(struct blockd *bd, struct nrpc_req *req, const struct slb_rw *a)
+{
+	struct cblk *blk[RD_MAX] = { 0 };
+	uint64_t size, now, first;
+	uint32_t n, live;
+
+	/* The size is known without I/O only while the object is open. */
+	if (store_peek_size(bd->st, a->obj, &size) < 0)
+		return false;
+	block_span(a, size, &first, &n, &live);
+	if (!live || cache_pin_run(bd->cache, a->obj, first, live, blk)) {
+		BCTR(bd, cache_hits, 1);
+		reply_blocks(bd, req, a, size, atomic_load(&bd->verf), blk, n);
+		return true;
+	}
+	pthread_rwlock_t *lk = obj_lock(bd, a->obj);
+	if (pthread_rwlock_tryrdlock(lk) != 0)
+		return false;   /* a write holds it: do not wait here */
+	uint64_t verf = atomic_load(&bd->verf);
+	int rc = -EAGAIN;
+	if (store_peek_size(bd->st, a->obj, &now) == 0 && now == size)
+		rc = gather(bd, a, first, live, STORE_NOWAIT, blk);
+	pthread_rwlock_unlock(lk);
+	if (rc == -EAGAIN)
+		return false;
+	BCTR(bd, cache_misses, 1);
+	if (rc < 0)
+		blockd_fail(bd, req, rc);
+	else
+		reply_blocks(bd, req, a, size, verf, blk, n);
+	return true;
+}
+
 void read_io(struct blockd *bd, struct nrpc_req *req)
 {
 	struct cblk *blk[RD_MAX] = { 0 };
 	struct slb_rw a;
-	uint64_t size, first, bad;
-	uint32_t n, live, i;
-	uint8_t dummy[1];
-	int rc = 0;
+	uint64_t size, first;
+	uint32_t n, live;
+	int rc;
 
 	memcpy(&a, req->args, sizeof(a));   /* checked on the delivery path */
 	BCTR(bd, cache_misses, 1);
-	/* The verifier before the data: see write_io. */
+	BCTR(bd, deferred, 1);
 	uint64_t verf = atomic_load(&bd->verf);
 	pthread_rwlock_t *lk = obj_lock(bd, a.obj);
 	pthread_rwlock_rdlock(lk);
-	/* A zero-length store read opens the object and tells its size. */
-	if (store_peek_size(bd->st, a.obj, &size) < 0 &&
-	    (rc = store_read(bd->st, a.obj, 0, 0, dummy, &size, &bad)) < 0)
-		goto out;
-	block_span(&a, size, &first, &n, &live);
-	for (i = 0; i < live && rc == 0; i++)
-		if (!(blk[i] = cache_pin(bd->cache, a.obj, first + i)))
-			rc = fill_block(bd, &a, first + i, &blk[i]);
-out:
+	if ((rc = store_size(bd->st, a.obj, &size)) == 0) {
+		block_span(&a, size, &first, &n, &live);
+		rc = gather(bd, &a, first, live, 0, blk);
+	}
 	pthread_rwlock_unlock(lk);
 	if (rc < 0) {
-		unpin_all(bd, blk, RD_MAX);
 		blockd_fail(bd, req, rc);
 		return;
 	}

@@ -18,8 +18,8 @@
  * Threads: calls may come from any thread, but the caller serialises the
  * calls on one object: write, truncate and remove exclude every other call
  * on that object; read, sync and stat may run side by side.  (slice-blockd
- * holds a striped reader/writer lock around each call.)  peek_size never
- * blocks and needs no lock.
+ * holds a striped reader/writer lock around each call.)  peek_size and
+ * a STORE_NOWAIT read never block.
  *
  * Errors: 0 or -errno.
  */
@@ -33,6 +33,8 @@
 #define STORE_BLOCK       4096u          /* checksum granule, bytes */
 #define STORE_READ_BLOCKS 64u            /* blocks in one read() with a bad-block mask */
 #define STORE_MAX_SIZE    (1ull << 62)   /* object sizes and offsets stay below this */
+
+#define STORE_NOWAIT      0x1u           /* read(): never wait (see below) */
 
 struct store;
 
@@ -68,9 +70,14 @@ struct store_ops {
 	 * blocks.  Fills buf (holes, past the end: zeros); *size is the
 	 * object's size (0 if it does not exist).  -EIO if some block failed
 	 * its checksum: *bad has bit i set for block off/STORE_BLOCK + i, and
-	 * buf holds the good blocks. */
+	 * buf holds the good blocks.  With STORE_NOWAIT it never waits for
+	 * the disk (nor opens, nor closes a file): -EAGAIN if the object is
+	 * not open or a byte is not in memory (the page cache) - for the
+	 * delivery path, which then hands the read to a thread that may wait. */
 	int  (*read)(struct store *s, uint64_t obj, uint64_t off, uint32_t len, void *buf,
-		     uint64_t *size, uint64_t *bad);
+		     unsigned flags, uint64_t *size, uint64_t *bad);
+	/* The object's size (0 if it does not exist). */
+	int  (*size)(struct store *s, uint64_t obj, uint64_t *size);
 	/* Any offset and length (the sum of iov).  Creates the object.  -EIO
 	 * when a block only partly overwritten fails its checksum (the write
 	 * would mix new bytes with corrupt ones): nothing is written then. */
@@ -101,9 +108,13 @@ struct store {
 int store_file_open(const char *dir, const struct store_params *p, struct store **out);
 
 static inline int store_read(struct store *s, uint64_t obj, uint64_t off, uint32_t len, void *buf,
-			     uint64_t *size, uint64_t *bad)
+			     unsigned flags, uint64_t *size, uint64_t *bad)
 {
-	return s->ops->read(s, obj, off, len, buf, size, bad);
+	return s->ops->read(s, obj, off, len, buf, flags, size, bad);
+}
+static inline int store_size(struct store *s, uint64_t obj, uint64_t *size)
+{
+	return s->ops->size(s, obj, size);
 }
 static inline int store_write(struct store *s, uint64_t obj, uint64_t off, const struct iovec *iov,
 			      int iovcnt, uint64_t *size)

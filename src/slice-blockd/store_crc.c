@@ -61,9 +61,9 @@ uint32_t crc_current(const struct crc_ent *e)
 	return unwritten(e) ? crc_zero() : e->crc;
 }
 
-int crc_load(int fd, uint64_t first, uint32_t n, struct crc_ent *e)
+int crc_load(int fd, uint64_t first, uint32_t n, struct crc_ent *e, bool nowait)
 {
-	ssize_t got = pread_full(fd, e, (size_t)n * sizeof(*e), first * sizeof(*e));
+	ssize_t got = pread_nowait(fd, e, (size_t)n * sizeof(*e), first * sizeof(*e), nowait);
 
 	if (got < 0)
 		return (int)got;

@@ -42,14 +42,18 @@ static void obj_path(char *buf, size_t len, uint64_t id, const char *ext)
 	snprintf(buf, len, "%02x/%016" PRIx64 ".%s", subdir_of(id), id, ext);
 }
 
-ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off)
+ssize_t pread_nowait(int fd, void *buf, size_t len, uint64_t off, bool nowait)
 {
 	size_t done = 0;
 
 	while (done < len) {
-		ssize_t r = pread(fd, (uint8_t *)buf + done, len - done, (off_t)(off + done));
+		struct iovec v = { (uint8_t *)buf + done, len - done };
+		ssize_t r = preadv2(fd, &v, 1, (off_t)(off + done), nowait ? RWF_NOWAIT : 0);
 		if (r < 0 && errno == EINTR)
 			continue;
+		/* A file system without RWF_NOWAIT says EOPNOTSUPP: wait then. */
+		if (r < 0 && nowait && (errno == EAGAIN || errno == EOPNOTSUPP))
+			return -EAGAIN;
 		if (r < 0)
 			return -errno;
 		if (r == 0)
@@ -57,6 +61,11 @@ ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off)
 		done += (size_t)r;
 	}
 	return (ssize_t)done;
+}
+
+ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	return pread_nowait(fd, buf, len, off, false);
 }
 
 /* ---- the table of open objects --------------------------------------------- */
@@ -230,6 +239,33 @@ int fobj_get(struct fstore *fs, uint64_t id, bool create, struct fobj **out)
 	return 0;
 }
 
+int fobj_get_open(struct fstore *fs, uint64_t id, struct fobj **out)
+{
+	pthread_mutex_lock(&fs->lock);
+	struct fobj *o = tab_find(fs, id);
+	if (o && o->refs++ == 0)
+		idle_remove(fs, o);
+	pthread_mutex_unlock(&fs->lock);
+	*out = o;
+	return o ? 0 : -EAGAIN;
+}
+
+void fobj_put_nowait(struct fstore *fs, struct fobj *o)
+{
+	bool gone = false;
+
+	pthread_mutex_lock(&fs->lock);
+	if (--o->refs == 0) {
+		if (o->indexed)
+			idle_append(fs, o);
+		else
+			gone = true;   /* removed meanwhile: not under a caller's lock */
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (gone)
+		fobj_close(fs, o, false);   /* two close(2)s, no sync */
+}
+
 void fobj_put(struct fstore *fs, struct fobj *o)
 {
 	struct fobj *victims = NULL;
@@ -380,6 +416,22 @@ static int fs_stat(struct store *s, uint64_t obj, struct store_stat *out)
 	return rc;
 }
 
+static int fs_size(struct store *s, uint64_t obj, uint64_t *size)
+{
+	struct fstore *fs = FSTORE(s);
+	struct fobj *o;
+	int rc = fobj_get(fs, obj, false, &o);
+
+	*size = 0;
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	*size = atomic_load(&o->size);
+	fobj_put(fs, o);
+	return 0;
+}
+
 static int fs_peek_size(struct store *s, uint64_t obj, uint64_t *size)
 {
 	struct fstore *fs = FSTORE(s);
@@ -450,6 +502,7 @@ static int fs_close(struct store *s)
 static const struct store_ops file_ops = {
 	.name = "file",
 	.read = fs_read,
+	.size = fs_size,
 	.write = fs_write,
 	.sync = fs_sync,
 	.truncate = fs_truncate,

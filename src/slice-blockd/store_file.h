@@ -72,7 +72,12 @@ struct fstore {
 /* store_file.c */
 /* A referenced open object.  -ENOENT if it does not exist and !create. */
 int  fobj_get(struct fstore *fs, uint64_t id, bool create, struct fobj **out);
+/* Only if it is open already (-EAGAIN otherwise): never touches the disk. */
+int  fobj_get_open(struct fstore *fs, uint64_t id, struct fobj **out);
 void fobj_put(struct fstore *fs, struct fobj *o);
+/* Without closing anything over the limit (that may sync): for the
+ * delivery path. */
+void fobj_put_nowait(struct fstore *fs, struct fobj *o);
 /* fdatasync the data and the checksums, and the directory if the object
  * is new.  A failure is logged, counted and reported to sync_failed. */
 int  fobj_sync(struct fstore *fs, struct fobj *o);
@@ -95,7 +100,7 @@ bool crc_match(const struct crc_ent *e, uint32_t c);
 /* The CRC a block with entry e has on disk now, assuming it passes. */
 uint32_t crc_current(const struct crc_ent *e);
 /* Entries of blocks first..first+n-1 (past the sidecar's end: zeros). */
-int  crc_load(int fd, uint64_t first, uint32_t n, struct crc_ent *e);
+int  crc_load(int fd, uint64_t first, uint32_t n, struct crc_ent *e, bool nowait);
 int  crc_save(int fd, uint64_t first, uint32_t n, const struct crc_ent *e);
 /* Keep only the entries of blocks below the one holding byte `size`. */
 int  crc_trim(int fd, uint64_t size);
@@ -112,14 +117,16 @@ uint32_t crc_iov(struct iov_cursor *c, size_t len);
 void     iov_copy(struct iov_cursor *c, void *dst, size_t len);
 
 /* store_rw.c */
-int fs_read(struct store *s, uint64_t obj, uint64_t off, uint32_t len, void *buf, uint64_t *size,
-	    uint64_t *bad);
+int fs_read(struct store *s, uint64_t obj, uint64_t off, uint32_t len, void *buf, unsigned flags,
+	    uint64_t *size, uint64_t *bad);
 int fs_write(struct store *s, uint64_t obj, uint64_t off, const struct iovec *iov, int iovcnt,
 	     uint64_t *size);
 int fs_truncate(struct store *s, uint64_t obj, uint64_t size);
 
-/* Full-length pread (short only at end of file): bytes read or -errno. */
+/* Full-length pread (short only at end of file): bytes read or -errno.
+ * nowait: -EAGAIN rather than wait for the disk (RWF_NOWAIT). */
 ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off);
+ssize_t pread_nowait(int fd, void *buf, size_t len, uint64_t off, bool nowait);
 
 static inline uint64_t fstore_nblocks(uint64_t size)
 {

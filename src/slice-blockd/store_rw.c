@@ -33,11 +33,12 @@ static void crc_error(struct fstore *fs, uint64_t obj, uint64_t block, const str
 
 /* ---- read ------------------------------------------------------------------- */
 
-int fs_read(struct store *s, uint64_t obj, uint64_t off, uint32_t len, void *buf, uint64_t *size,
-	    uint64_t *bad)
+int fs_read(struct store *s, uint64_t obj, uint64_t off, uint32_t len, void *buf, unsigned flags,
+	    uint64_t *size, uint64_t *bad)
 {
 	struct fstore *fs = FSTORE(s);
 	struct crc_ent e[STORE_READ_BLOCKS];
+	bool nowait = flags & STORE_NOWAIT;
 	struct fobj *o;
 	int rc;
 
@@ -45,7 +46,8 @@ int fs_read(struct store *s, uint64_t obj, uint64_t off, uint32_t len, void *buf
 	*bad = 0;
 	if (off % STORE_BLOCK || len % STORE_BLOCK || len / STORE_BLOCK > STORE_READ_BLOCKS)
 		return -EINVAL;
-	if ((rc = fobj_get(fs, obj, false, &o)) == -ENOENT) {
+	rc = nowait ? fobj_get_open(fs, obj, &o) : fobj_get(fs, obj, false, &o);
+	if (rc == -ENOENT) {
 		memset(buf, 0, len);   /* never written: all hole */
 		return 0;
 	}
@@ -54,7 +56,7 @@ int fs_read(struct store *s, uint64_t obj, uint64_t off, uint32_t len, void *buf
 	uint64_t sz = atomic_load(&o->size);
 	*size = sz;
 	uint32_t avail = off >= sz ? 0 : sz - off < len ? (uint32_t)(sz - off) : len;
-	ssize_t got = avail ? pread_full(o->dat, buf, avail, off) : 0;
+	ssize_t got = avail ? pread_nowait(o->dat, buf, avail, off, nowait) : 0;
 	if (got < 0) {
 		rc = (int)got;
 		goto out;
@@ -63,7 +65,7 @@ int fs_read(struct store *s, uint64_t obj, uint64_t off, uint32_t len, void *buf
 	 * checksum of a partial last block counts them. */
 	memset((uint8_t *)buf + got, 0, len - (size_t)got);
 	uint32_t nb = (uint32_t)fstore_nblocks(avail);
-	if (nb && (rc = crc_load(o->crc, off / STORE_BLOCK, nb, e)) < 0)
+	if (nb && (rc = crc_load(o->crc, off / STORE_BLOCK, nb, e, nowait)) < 0)
 		goto out;
 	for (uint32_t i = 0; i < nb; i++) {
 		uint32_t c = crc_block((uint8_t *)buf + (size_t)i * STORE_BLOCK, STORE_BLOCK);
@@ -74,7 +76,10 @@ int fs_read(struct store *s, uint64_t obj, uint64_t off, uint32_t len, void *buf
 	}
 	rc = *bad ? -EIO : 0;
 out:
-	fobj_put(fs, o);
+	if (nowait)
+		fobj_put_nowait(fs, o);
+	else
+		fobj_put(fs, o);
 	return rc;
 }
 
@@ -188,7 +193,7 @@ int fs_write(struct store *s, uint64_t obj, uint64_t off, const struct iovec *io
 		rc = -ENOMEM;
 		goto out;
 	}
-	if ((rc = crc_load(o->crc, fb, nb, e)) < 0 ||
+	if ((rc = crc_load(o->crc, fb, nb, e, false)) < 0 ||
 	    (rc = new_entries(fs, o, off, len, iov, iovcnt, old, e, nb)) < 0)
 		goto out;
 	/* Entries first, then the data (see the top of this file). */
@@ -224,7 +229,7 @@ static int cut_block(struct fstore *fs, struct fobj *o, uint64_t size, uint64_t 
 
 	if (!blk)
 		return -ENOMEM;
-	if ((rc = crc_load(o->crc, b, 1, &e)) < 0)
+	if ((rc = crc_load(o->crc, b, 1, &e, false)) < 0)
 		goto out;
 	rc = read_block(fs, o, b, old, &e, blk, &now, "truncate keeps it marked bad");
 	if (rc < 0 && rc != -EIO)
