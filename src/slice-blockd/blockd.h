@@ -87,8 +87,9 @@ void blockd_new_verf(struct blockd *bd, const char *why);
 
 /* ops.c */
 int  blockd_register(struct blockd *bd);
-/* Answer req with an error (counted). */
+/* Answer req with an error (counted, logged). */
 void blockd_fail(struct blockd *bd, struct nrpc_req *req, int status);
+const char *blockd_op_name(uint16_t op);
 /* Hand a request to the I/O threads: run(bd, req) answers it there (req
  * is the detached copy; it is freed after run returns). */
 typedef void (*blockd_io_fn)(struct blockd *bd, struct nrpc_req *req);

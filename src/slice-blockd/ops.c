@@ -26,9 +26,33 @@ struct bjob {
 	blockd_io_fn     run;
 };
 
+const char *blockd_op_name(uint16_t op)
+{
+	switch (op) {
+	case SLB_READ:            return "READ";
+	case SLB_WRITE:           return "WRITE";
+	case SLB_COMMIT:          return "COMMIT";
+	case SLB_TRUNCATE:        return "TRUNCATE";
+	case SLB_REMOVE:          return "REMOVE";
+	case SLB_STAT:            return "STAT";
+	case SLB_STATFS:          return "STATFS";
+	case SLB_BLOCKD_COUNTERS: return "COUNTERS";
+	default:                  return "?";
+	}
+}
+
 void blockd_fail(struct blockd *bd, struct nrpc_req *req, int status)
 {
 	BCTR(bd, errors, 1);
+	/* The client's mistakes and ordinary answers (-ENOENT) are debug
+	 * lines; the server's own failures are warnings (a CRC error also
+	 * has the store's line saying which block). */
+	bool ours = status != -EBADMSG && status != -EINVAL && status != -ENOENT && status != -ESHUTDOWN;
+	uint64_t obj = 0;
+	if (req->args_len >= sizeof(obj))
+		memcpy(&obj, req->args, sizeof(obj));
+	blog(ours ? BLOG_WARN : BLOG_DEBUG, "%s from node %u (object %016llx): %s",
+	     blockd_op_name(req->op), req->caller, (unsigned long long)obj, strerror(-status));
 	nrpc_reply(req, status, NULL, 0, NULL, 0, NULL, NULL);
 }
 
