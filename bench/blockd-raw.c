@@ -18,6 +18,7 @@
  * usage: blockd-raw [--link shm|tcp] [--size BYTES] [--qd N] [--secs S]
  *                   [--obj-mb M] [--bin PATH] [--cpu-server N --cpu-client N]
  *                   [--phase write_seq|write_stable|read_hit|read_miss]
+ *                   [--spin-us U (the server's)]
  * The server and client are not pinned unless asked: say so next to the
  * figures (a cross-vCPU wake-up costs ~25 us on the reference VM).
  */
@@ -52,6 +53,7 @@ static struct {
 	uint64_t    obj_mb;
 	int         cpu_server, cpu_client;
 	const char *only;          /* --phase: run just this one */
+	const char *spin;          /* --spin-us: the server's */
 } o = { .link = "shm", .size = 65536, .qd = 8, .secs = 2.0, .obj_mb = 256,
 	.cpu_server = -1, .cpu_client = -1 };
 
@@ -98,7 +100,8 @@ static int start_server(const char *cache_mb)
 	const char *tcp = strcmp(o.link, "tcp") == 0 ? "tcp://127.0.0.1:0" : "shm";
 	const char *argv[] = { o.bin, "--node", "2", "--data", dir, "--listen", tcp, "--cache-mb", cache_mb,
 			       strcmp(tcp, "shm") ? "--secret-file" : "--fabric",
-			       strcmp(tcp, "shm") ? secret : fabric, "--log-level", "warn", NULL };
+			       strcmp(tcp, "shm") ? secret : fabric, "--log-level", "warn",
+			       o.spin ? "--spin-us" : NULL, o.spin, NULL };
 	char line[128] = "";
 	int out[2], port = -1;
 
@@ -266,7 +269,7 @@ static void sweep(struct nrpc *r, uint16_t op)
 static void usage(int rc)
 {
 	fprintf(rc ? stderr : stdout, "usage: blockd-raw [--link shm|tcp] [--size BYTES] [--qd N] [--secs S] "
-		"[--obj-mb M] [--bin PATH] [--cpu-server N] [--cpu-client N] [--phase NAME]\n");
+		"[--obj-mb M] [--bin PATH] [--cpu-server N] [--cpu-client N] [--phase NAME] [--spin-us U]\n");
 	exit(rc);
 }
 
@@ -276,6 +279,7 @@ int main(int argc, char **argv)
 		{ "link", 1, NULL, 'l' }, { "size", 1, NULL, 's' }, { "qd", 1, NULL, 'q' },
 		{ "secs", 1, NULL, 't' }, { "obj-mb", 1, NULL, 'm' }, { "bin", 1, NULL, 'b' },
 		{ "cpu-server", 1, NULL, 'S' }, { "cpu-client", 1, NULL, 'C' }, { "phase", 1, NULL, 'p' },
+		{ "spin-us", 1, NULL, 'u' },
 		{ "help", 0, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -293,6 +297,7 @@ int main(int argc, char **argv)
 		case 'S': o.cpu_server = atoi(optarg); break;
 		case 'C': o.cpu_client = atoi(optarg); break;
 		case 'p': o.only = optarg; break;
+		case 'u': o.spin = optarg; break;
 		case 'h': usage(0); break;
 		default: usage(2);
 		}

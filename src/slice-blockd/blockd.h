@@ -51,6 +51,7 @@ struct blockd_opts {
 	uint32_t    workers;
 	uint32_t    pool_frames;
 	uint32_t    max_open;
+	int         spin_us;        /* -1: Trapeze's default */
 	int         log_level;
 };
 

@@ -130,6 +130,8 @@ static int start_net(struct blockd *b, const struct blockd_opts *o, int *port)
 	cfg.pool_frames = o->pool_frames;
 	cfg.fabric = o->fabric;
 	cfg.log = blog_tpz;
+	if (o->spin_us >= 0)
+		cfg.spin_us = (uint32_t)o->spin_us;
 	if (o->secret_file) {
 		if ((rc = read_secret(o->secret_file, secret, sizeof(secret))) < 0)
 			return rc;
