@@ -52,6 +52,8 @@ void write_io(struct blockd *bd, struct nrpc_req *req)
 		rc = store_write(bd->st, a.obj, a.off, iov, n, &size);
 		if (rc == 0)
 			cache_write(bd->cache, a.obj, a.off, iov, n);
+		else   /* the disk may hold part of it now: forget, do not guess */
+			cache_drop(bd->cache, a.obj, a.off / CACHE_BLOCK);
 	} else {
 		rc = store_size(bd->st, a.obj, &size);
 	}
@@ -99,10 +101,12 @@ void truncate_io(struct blockd *bd, struct nrpc_req *req)
 	uint64_t verf = atomic_load(&bd->verf);
 	pthread_rwlock_t *lk = obj_lock(bd, a.obj);
 	pthread_rwlock_wrlock(lk);
-	int rc = store_truncate(bd->st, a.obj, a.size);
 	/* The block holding the new end changes (zeros after it) and later
-	 * ones go; forget them even if the truncate failed half way. */
+	 * ones go.  Forgotten first: a hit racing us finds nothing and waits
+	 * for the lock, rather than pairing the new size with old bytes
+	 * (nobody can fill the cache for obj while we hold its lock). */
 	cache_drop(bd->cache, a.obj, a.size / CACHE_BLOCK);
+	int rc = store_truncate(bd->st, a.obj, a.size);
 	pthread_rwlock_unlock(lk);
 	if (rc < 0) {
 		blockd_fail(bd, req, rc);
@@ -119,8 +123,8 @@ void remove_io(struct blockd *bd, struct nrpc_req *req)
 	memcpy(&a, req->args, sizeof(a));
 	pthread_rwlock_t *lk = obj_lock(bd, a.obj);
 	pthread_rwlock_wrlock(lk);
+	cache_drop(bd->cache, a.obj, 0);   /* first: see truncate_io */
 	int rc = store_remove(bd->st, a.obj);
-	cache_drop(bd->cache, a.obj, 0);
 	pthread_rwlock_unlock(lk);
 	if (rc < 0) {
 		blockd_fail(bd, req, rc);

@@ -14,9 +14,10 @@
  *
  * Hits are answered on the delivery path (read_fast), and so are misses
  * whose bytes are all in the page cache; the rest goes to an I/O thread
- * (read_io).  Either reads the missing blocks from the store (checked
- * against their CRCs there), indexes them, and answers the same way.  A block with a bad CRC is never indexed; the read fails with EIO
- * only if the bad 4 KiB block lies inside the requested range.
+ * (read_io).  A miss reads the missing blocks from the store (which checks
+ * their CRCs), indexes them and answers the same way.  A block with a bad
+ * CRC is never indexed; the read fails with EIO only if a bad 4 KiB block
+ * lies inside the requested range.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -60,7 +61,7 @@ static void unpin_all(struct blockd *bd, struct cblk **blk, uint32_t n)
 }
 
 /* The requested bytes of blocks blk[0..n-1] (NULL: zeros) as a payload. */
-static uint32_t make_segments(const struct slb_rw *a, struct cblk **blk, uint32_t n, struct tpz_iov *seg)
+static void make_segments(const struct slb_rw *a, struct cblk **blk, uint32_t n, struct tpz_iov *seg)
 {
 	uint32_t bo = (uint32_t)(a->off % CACHE_BLOCK), left = a->len;
 
@@ -71,7 +72,6 @@ static uint32_t make_segments(const struct slb_rw *a, struct cblk **blk, uint32_
 		left -= k;
 		bo = 0;
 	}
-	return n;
 }
 
 /* Answer READ a from the pinned blocks (the pins pass to the reply). */

@@ -201,9 +201,10 @@ int fs_write(struct store *s, uint64_t obj, uint64_t off, const struct iovec *io
 	if ((rc = crc_save(o->crc, fb, nb, e)) < 0)
 		goto out;
 	if ((rc = pwritev_full(o->dat, iov, iovcnt, off)) < 0) {
-		/* Entries past the end would outlive a failed extension. */
+		/* Entries past the end would outlive a failed extension (they
+		 * would still pass zeros: their alt is the CRC of a hole). */
 		if (off + len > old)
-			crc_trim(o->crc, old > off ? old : off);
+			crc_trim(o->crc, old);
 		goto out;
 	}
 	if (off + len > old)
