@@ -257,7 +257,8 @@ static inline void bt_kill9(struct bt_daemon *d)
 {
 	CHECK(d->pid > 0 && kill(d->pid, SIGKILL) == 0, "kill -9 slice-blockd: %s", strerror(errno));
 	int st = bt_wait(d, 5000);
-	CHECK(st != -1 && WIFSIGNALED(st), "slice-blockd did not die of SIGKILL (status %#x)", st);
+	CHECK(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "slice-blockd did not die of "
+	      "SIGKILL (status %#x): it had failed before", st);
 }
 
 /* SIGTERM: it must exit 0 within 10 s. */
