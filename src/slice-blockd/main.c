@@ -118,10 +118,9 @@ static void fit_open_files(struct blockd_opts *o)
 	}
 }
 
-static int start_net(struct blockd *b, const struct blockd_opts *o, int *port)
+static int start_net(struct blockd *b, const struct blockd_opts *o, char *secret, int *port)
 {
 	struct tpz_config cfg;
-	char secret[128];
 	int rc;
 
 	tpz_config_default(&cfg);
@@ -132,13 +131,8 @@ static int start_net(struct blockd *b, const struct blockd_opts *o, int *port)
 	cfg.log = blog_tpz;
 	if (o->spin_us >= 0)
 		cfg.spin_us = (uint32_t)o->spin_us;
-	if (o->secret_file) {
-		if ((rc = read_secret(o->secret_file, secret, sizeof(secret))) < 0)
-			return rc;
-		cfg.secret = secret;
-	}
-	rc = tpz_endpoint_create(&cfg, &b->ep);
-	memset(secret, 0, sizeof(secret));
+	cfg.secret = secret[0] ? secret : NULL;
+	rc = tpz_endpoint_create(&cfg, &b->ep);   /* it keeps its own copy */
 	if (rc < 0) {
 		blog(BLOG_ERR, "cannot create the endpoint (node %u%s%s): %s", o->node,
 		     o->fabric ? ", fabric " : "", o->fabric ? o->fabric : "", tpz_strerror(rc));
@@ -168,27 +162,19 @@ static int start_net(struct blockd *b, const struct blockd_opts *o, int *port)
 	return 0;
 }
 
-static int start(struct blockd *b, struct blockd_opts *o, int *port)
+/* The data directory, the cache, the I/O threads. */
+static int start_local(struct blockd *b, struct blockd_opts *o)
 {
+	struct store_params sp = { .log = blog, .sync_failed = sync_failed, .arg = b };
+	struct store_fs fs = { 0 };
 	int rc;
 
-	b->o = o;
-	atomic_init(&b->verf, random_verf());
-	pthread_rwlockattr_t la;
-	pthread_rwlockattr_init(&la);
-	/* Writers first: a stream of reads must not starve a write. */
-	pthread_rwlockattr_setkind_np(&la, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	for (unsigned i = 0; i < BLOCKD_LOCKS; i++)
-		pthread_rwlock_init(&b->locks[i], &la);
-	pthread_rwlockattr_destroy(&la);
-
-	fit_open_files(o);
-	struct store_params sp = { .max_open = o->max_open, .log = blog, .sync_failed = sync_failed, .arg = b };
+	fit_open_files(o);   /* may lower max_open */
+	sp.max_open = o->max_open;
 	if ((rc = store_file_open(o->data, &sp, &b->st)) < 0) {
 		blog(BLOG_ERR, "cannot use data directory %s: %s", o->data, strerror(-rc));
 		return rc;
 	}
-	struct store_fs fs = { 0 };
 	store_statfs(b->st, &fs);
 	if ((rc = cache_create(o->cache_mb << 20, &b->cache)) < 0) {
 		blog(BLOG_ERR, "cannot map a %" PRIu64 " MiB cache: %s", o->cache_mb, strerror(-rc));
@@ -202,7 +188,32 @@ static int start(struct blockd *b, struct blockd_opts *o, int *port)
 	     " MiB in %u KiB blocks; %u I/O threads; verifier %016" PRIx64, o->data, fs.objects,
 	     fs.free_bytes >> 20, fs.total_bytes >> 20, o->cache_mb, CACHE_BLOCK >> 10, o->workers,
 	     atomic_load(&b->verf));
-	return start_net(b, o, port);
+	return 0;
+}
+
+static int start(struct blockd *b, struct blockd_opts *o, int *port)
+{
+	char secret[128] = "";
+	int rc;
+
+	b->o = o;
+	atomic_init(&b->verf, random_verf());
+	pthread_rwlockattr_t la;
+	pthread_rwlockattr_init(&la);
+	/* Writers first: a stream of reads must not starve a write. */
+	pthread_rwlockattr_setkind_np(&la, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	for (unsigned i = 0; i < BLOCKD_LOCKS; i++)
+		pthread_rwlock_init(&b->locks[i], &la);
+	pthread_rwlockattr_destroy(&la);
+
+	/* What can be refused without touching anything comes first. */
+	if (o->secret_file && (rc = read_secret(o->secret_file, secret, sizeof(secret))) < 0)
+		return rc;
+	/* The network last: a node answers only once it can serve. */
+	if ((rc = start_local(b, o)) == 0)
+		rc = start_net(b, o, secret, port);
+	explicit_bzero(secret, sizeof(secret));
+	return rc;
 }
 
 /* ---- counters and shutdown ---------------------------------------------------- */
