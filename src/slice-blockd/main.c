@@ -256,7 +256,12 @@ static int stop(struct blockd *b, bool started)
 		atomic_store(&b->stopping, true);
 		blog(BLOG_INFO, "stopping: new requests are refused; finishing %u in flight",
 		     ioq_busy(&b->ioq));
-		SERVE_WHILE(b, ioq_busy(&b->ioq) > 0, 10.0);
+		/* Until the I/O threads are done and 5 ms pass with nothing
+		 * new: requests already in the rings get their -ESHUTDOWN
+		 * rather than a reset. */
+		double end = now_s() + 10.0;
+		while (now_s() < end && (nrpc_progress(b->r, 5) > 0 || ioq_busy(&b->ioq) > 0))
+			;
 	}
 	if (b->ioq.threads)
 		ioq_stop(&b->ioq);
