@@ -1,9 +1,10 @@
 /*
- * store_file.h - the file backing's private parts, shared by its three
- * files:
+ * store_file.h - the file backing's private parts, shared by its files:
  *
- *   store_file.c  the data directory (format, lock, layout), the table of
- *                 open objects, sync, remove, stat, statfs
+ *   store_file.c  the store_ops that move no data (sync, remove, stat,
+ *                 statfs), opening and closing the store
+ *   store_dir.c   the data directory: lock, format, layout, object count
+ *   store_obj.c   the table of open objects, their files, durability
  *   store_crc.c   the checksum sidecar: entries, CRC32C, verification
  *   store_rw.c    read, write and truncate
  *
@@ -28,10 +29,13 @@
 #ifndef BLOCKD_STORE_FILE_H
 #define BLOCKD_STORE_FILE_H
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "store.h"
@@ -69,7 +73,23 @@ struct fstore {
 
 #define FSTORE(s) ((struct fstore *)(s))
 
-/* store_file.c */
+/* Objects live in 256 subdirectories, by the id's low byte. */
+static inline unsigned fstore_subdir(uint64_t id)
+{
+	return (unsigned)(id & 0xff);
+}
+
+/* "XX/ID.ext", relative to objects/. */
+static inline void fstore_path(char *buf, size_t len, uint64_t id, const char *ext)
+{
+	snprintf(buf, len, "%02x/%016" PRIx64 ".%s", fstore_subdir(id), id, ext);
+}
+
+/* store_dir.c */
+int  fstore_dir_open(struct fstore *fs, const char *dir);
+void fstore_dir_close(struct fstore *fs);
+
+/* store_obj.c */
 /* A referenced open object.  -ENOENT if it does not exist and !create. */
 int  fobj_get(struct fstore *fs, uint64_t id, bool create, struct fobj **out);
 /* Only if it is open already (-EAGAIN otherwise): never touches the disk. */
@@ -81,6 +101,15 @@ void fobj_put_nowait(struct fstore *fs, struct fobj *o);
 /* fdatasync the data and the checksums, and the directory if the object
  * is new.  A failure is logged, counted and reported to sync_failed. */
 int  fobj_sync(struct fstore *fs, struct fobj *o);
+/* Take an object out of the table (it is being removed).  Returned if it
+ * was idle (the caller closes it), else NULL (its last user will). */
+struct fobj *fobj_forget(struct fstore *fs, uint64_t id);
+/* The size of an object in the table; -EAGAIN if it is not open. */
+int  fobj_peek_size(struct fstore *fs, uint64_t id, uint64_t *size);
+/* Close an object out of the table (sync: if it holds unsynced writes). */
+void fobj_close(struct fstore *fs, struct fobj *o, bool sync);
+/* fsync objects/XX if an object was created or removed in it since. */
+int  fstore_sync_dir(struct fstore *fs, unsigned sub);
 /* The store's log, with the object named the same way everywhere. */
 #define FLOG(fs, lvl, ...) ((fs)->p.log ? (fs)->p.log((lvl), __VA_ARGS__) : (void)0)
 
