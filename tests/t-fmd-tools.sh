@@ -56,8 +56,10 @@ nfs-ls "$U$Q" >"$TMP/ls.out" 2>&1
 grep -q "3145728 big\$" "$TMP/ls.out" || grep " big\$" "$TMP/ls.out" | grep -q 3145728 ||
 	fail "nfs-ls does not show big with 3145728 bytes: $(grep big "$TMP/ls.out")"
 printf 'hello\n' >"$TMP/small"
-nfs-cp "$TMP/small" "$U/a$Q" >/dev/null 2>&1 || fail "nfs-cp over an existing file"
-[ "$(nfs-cat "$U/a$Q")" = hello ] || fail "overwritten file reads '$(nfs-cat "$U/a$Q")'"
+nfs-cp "$TMP/small" "$U/small$Q" >/dev/null 2>&1 || fail "nfs-cp of a small file"
+[ "$(nfs-cat "$U/small$Q")" = hello ] || fail "small file reads '$(nfs-cat "$U/small$Q")'"
+# (nfs-cp does not overwrite: libnfs creates GUARDED; ganesha answers EXIST too)
+nfs-cp "$TMP/small" "$U/small$Q" >/dev/null 2>&1 && fail "nfs-cp over an existing file succeeded"
 stop_pid "$FMD_PID" || fail "slice-fmd did not shut down cleanly"
 note "ok: names and data"
 exit 0
