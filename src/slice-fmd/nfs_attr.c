@@ -54,8 +54,7 @@ static int set_size(struct fmd_op *op, MDB_txn *t, struct inode *ino, uint64_t s
 		int rc = size == 0 ? map_renew(op->f, t, ino) : data_truncate_file(op->f, t, ino, size);
 		if (rc)
 			return rc < 0 ? op_store_status(rc) : rc;
-		if (size == 0)
-			ino->flags &= (uint8_t)~INO_HAS_DATA;
+		/* INO_HAS_DATA stays: the new object will get data too */
 	}
 	ino->size = size;
 	return NFS3_OK;
