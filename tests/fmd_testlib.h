@@ -37,7 +37,7 @@ struct ft_daemon {
 	pid_t    pid;
 	uint16_t nfs_port, mount_port;
 	char     dir[200];
-	char     args[512];      /* extra options, kept for restarts */
+	char     args[1600];      /* extra options, kept for restarts */
 	char     log[220];
 };
 
@@ -92,7 +92,7 @@ static inline void ft_start(struct ft_daemon *d)
 	if (pid == 0) {
 		char *argv[64];
 		int a = 0;
-		static char buf[600];
+		static char buf[1700];
 		argv[a++] = "slice-fmd";
 		argv[a++] = "--data";
 		argv[a++] = d->dir;
@@ -206,6 +206,27 @@ static inline bool ft_dead(struct ft_daemon *d, int ms)
 static inline bool ft_alive(struct ft_daemon *d)
 {
 	return d->pid > 0 && waitpid(d->pid, NULL, WNOHANG) == 0;
+}
+
+/* A volume of n managers on the test's shm fabric (the test makes the
+ * fabric first, e.g. with an endpoint of its own): manager i is Trapeze
+ * node 2 + i; extra: more options for all of them. */
+static inline void ft_volume(struct ft_daemon **d, int n, const char *extra)
+{
+	char secret[240], args[1600], name[16];
+	ft_init_base();
+	snprintf(secret, sizeof(secret), "%s/secret", ft_base);
+	FILE *fp = fopen(secret, "w");
+	CHECK(fp && fputs(TL_SECRET, fp) >= 0 && fclose(fp) == 0, "secret file");
+	for (int i = 0; i < n; i++) {
+		int len = snprintf(args, sizeof(args), "--managers %d --index %d --node %d --fabric %s "
+				   "--secret-file %s %s", n, i, 2 + i, tl_fabric, secret, extra ? extra : "");
+		for (int j = 0; j < n; j++)
+			if (j != i)
+				len += snprintf(args + len, sizeof(args) - (size_t)len, " --peer-fmd %d=%d=shm", j, 2 + j);
+		snprintf(name, sizeof(name), "fmd%d", i);
+		d[i] = ft_new(name, args);
+	}
 }
 
 /* ---- a synchronous libnfs raw client ------------------------------------ */

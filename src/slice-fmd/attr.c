@@ -38,7 +38,7 @@ static void nfstime(uint64_t ns, nfstime3 *t)
  * costs in a listing. */
 uint64_t attr_dir_size(const struct inode *dir)
 {
-	return 4096 + 32 * dir->entries;
+	return 4096 + 32 * (dir->entries + dir->x_entries);
 }
 
 uint32_t attr_mode_type_bits(uint8_t type)
@@ -64,7 +64,7 @@ void attr_fattr(const struct inode *ino, uint64_t fsid, fattr3 *a)
 	memset(a, 0, sizeof(*a));
 	a->type = ino->type;
 	a->mode = ino->mode & 07777;
-	a->nlink = ino->nlink;
+	a->nlink = ino->nlink + ino->x_subdirs;   /* subdirectories on other managers */
 	a->uid = ino->uid;
 	a->gid = ino->gid;
 	a->size = size_of(ino);
@@ -74,13 +74,15 @@ void attr_fattr(const struct inode *ino, uint64_t fsid, fattr3 *a)
 	a->fsid = fsid;
 	a->fileid = ino->fileid;
 	nfstime(ino->atime, &a->atime);
-	nfstime(ino->mtime, &a->mtime);
-	nfstime(ino->ctime, &a->ctime);
+	nfstime(ino->mtime > ino->x_mtime ? ino->mtime : ino->x_mtime, &a->mtime);
+	nfstime(ino->ctime > ino->x_ctime ? ino->ctime : ino->x_ctime, &a->ctime);
 }
 
 void attr_post(const struct inode *ino, uint64_t fsid, post_op_attr *out)
 {
-	if (!ino) {
+	/* attributes fetched from another manager before a change here are
+	 * not what they are after it: none (the client asks again) */
+	if (!ino || ino->x_remote) {
 		out->attributes_follow = 0;
 		return;
 	}
@@ -90,14 +92,14 @@ void attr_post(const struct inode *ino, uint64_t fsid, post_op_attr *out)
 
 void attr_pre(const struct inode *ino, pre_op_attr *out)
 {
-	if (!ino) {
+	if (!ino || ino->x_remote) {
 		out->attributes_follow = 0;
 		return;
 	}
 	out->attributes_follow = 1;
 	out->pre_op_attr_u.attributes.size = size_of(ino);
-	nfstime(ino->mtime, &out->pre_op_attr_u.attributes.mtime);
-	nfstime(ino->ctime, &out->pre_op_attr_u.attributes.ctime);
+	nfstime(ino->mtime > ino->x_mtime ? ino->mtime : ino->x_mtime, &out->pre_op_attr_u.attributes.mtime);
+	nfstime(ino->ctime > ino->x_ctime ? ino->ctime : ino->x_ctime, &out->pre_op_attr_u.attributes.ctime);
 }
 
 void attr_wcc(const struct inode *before, const struct inode *after, uint64_t fsid, wcc_data *out)

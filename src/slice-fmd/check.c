@@ -14,14 +14,20 @@
  *   - no inode without a name (except the root); every symlink has its
  *     target, every regular file its block map;
  *   - every removal queue entry holds a map that decodes.
+ * On a volume of several managers this store holds only its part: a name
+ * may name a file held elsewhere, a file may have names elsewhere (so its
+ * link count is at least the names here), and for every directory held
+ * elsewhere the partial count must match the names of it here.
  * O(records) time, memory for one small record per inode.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 
 #include "data.h"
+#include "nfs_op.h"
 
 struct cnt {
 	uint64_t fileid;         /* 0: empty slot */
@@ -29,7 +35,8 @@ struct cnt {
 	uint64_t names_in;       /* names in it (directories) */
 	uint32_t links, subdirs;
 	uint8_t  type;
-	bool     has_inode, has_link, has_map;
+	bool     has_inode, has_link, has_map, has_partial;
+	struct partial partial;
 };
 
 struct chk {
@@ -67,10 +74,11 @@ static int on_inode(void *arg, const uint8_t *k, size_t kl, const uint8_t *v, si
 {
 	struct chk *c = arg;
 	struct inode ino;
-	if (kl != 8 || vl != sizeof(ino) - 8) {
+	if (kl != 8 || vl != offsetof(struct inode, x_entries) - 8) {
 		PROBLEM(c, "an inode record of %zu bytes", vl);
 		return 0;
 	}
+	memset(&ino, 0, sizeof(ino));
 	memcpy((uint8_t *)&ino + 8, v, vl);
 	struct cnt *s = slot(c, get_be64(k));
 	s->has_inode = true;
@@ -83,12 +91,12 @@ static int on_name(void *arg, const uint8_t *k, size_t kl, const uint8_t *v, siz
 {
 	struct chk *c = arg;
 	c->names++;
-	if (kl < 9 || vl != 17) {
+	if (kl < 9 || vl != 22) {
 		PROBLEM(c, "a name record of %zu/%zu bytes", kl, vl);
 		return 0;
 	}
 	uint64_t dir = get_be64(k), fid = get_be64(v), cookie = get_be64(v + 8);
-	uint8_t type = v[16];
+	uint8_t type = v[20];
 	int nl = (int)(kl - 8);
 	const char *name = (const char *)k + 8;
 
@@ -101,18 +109,33 @@ static int on_name(void *arg, const uint8_t *k, size_t kl, const uint8_t *v, siz
 	if (rc)
 		PROBLEM(c, "name %.*s in %llu has no listing record (cookie %llu)", nl, name,
 			(unsigned long long)dir, (unsigned long long)cookie);
-	else if (val.mv_size != 9 + (size_t)nl + 1 || get_be64(val.mv_data) != fid ||
-		 ((uint8_t *)val.mv_data)[8] != type || memcmp((uint8_t *)val.mv_data + 9, name, (size_t)nl))
+	else if (val.mv_size != 14 + (size_t)nl + 1 || get_be64(val.mv_data) != fid ||
+		 ((uint8_t *)val.mv_data)[12] != type || memcmp((uint8_t *)val.mv_data + 14, name, (size_t)nl))
 		PROBLEM(c, "name %.*s in %llu: listing record differs", nl, name, (unsigned long long)dir);
 
 	struct cnt *d = slot(c, dir);
 	d->names_in++;
+	if (type == NF3DIR)
+		d->subdirs++;
+	if (c->f->cfg.managers > 1 && !op_is_ours(c->f, fid))
+		return 0;   /* its file is held elsewhere */
 	struct cnt *s = slot(c, fid);
 	s->links++;
-	if (type == NF3DIR) {
-		d->subdirs++;
+	if (type == NF3DIR)
 		s->parent = dir;
+	return 0;
+}
+
+static int on_partial(void *arg, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
+{
+	struct chk *c = arg;
+	if (kl != 8 || vl != sizeof(struct partial)) {
+		PROBLEM(c, "a partial count record of %zu bytes", vl);
+		return 0;
 	}
+	struct cnt *s = slot(c, get_be64(k));
+	s->has_partial = true;
+	memcpy(&s->partial, v, sizeof(s->partial));
 	return 0;
 }
 
@@ -164,9 +187,20 @@ static void verify(struct chk *c)
 		if (!s->fileid)
 			continue;
 		unsigned long long id = (unsigned long long)s->fileid;
+		bool multi = f->cfg.managers > 1;
 		if (!s->has_inode) {
 			if (s->links)
 				PROBLEM(c, "%u name(s) of %llu, which does not exist", s->links, id);
+			if (multi && !op_is_ours(f, s->fileid)) {
+				/* a directory held elsewhere: our partial count of it */
+				struct partial *p = &s->partial;
+				if ((s->names_in || s->has_partial) &&
+				    (p->entries != s->names_in || p->subdirs != s->subdirs))
+					PROBLEM(c, "directory %llu (elsewhere): %llu names and %u subdirectories here, "
+						"counted %llu and %u", id, (unsigned long long)s->names_in, s->subdirs,
+						(unsigned long long)p->entries, p->subdirs);
+				continue;
+			}
 			if (s->names_in)
 				PROBLEM(c, "%llu names in %llu, which does not exist", (unsigned long long)s->names_in, id);
 			continue;
@@ -190,11 +224,13 @@ static void verify(struct chk *c)
 			if (ino.entries != s->names_in)
 				PROBLEM(c, "directory %llu: %llu entries counted, %llu names", id,
 					(unsigned long long)ino.entries, (unsigned long long)s->names_in);
-		} else {
+		} else if (!multi) {
 			if (s->links == 0)
 				PROBLEM(c, "%llu has no name (an orphan)", id);
 			else if (ino.nlink != s->links)
 				PROBLEM(c, "%llu: nlink %u, names %u", id, ino.nlink, s->links);
+		} else if (ino.nlink < s->links) {
+			PROBLEM(c, "%llu: nlink %u, but %u names here alone", id, ino.nlink, s->links);
 		}
 		if (ino.type == NF3LNK && !s->has_link)
 			PROBLEM(c, "symlink %llu has no target", id);
@@ -226,13 +262,14 @@ int fmd_check(struct fmd *f, uint64_t *inodes, uint64_t *names, uint64_t *proble
 	    (rc = store_scan(f->st, c.t, T_LISTING, on_listing, &c)) ||
 	    (rc = store_scan(f->st, c.t, T_SYMLINKS, on_link, &c)) ||
 	    (rc = store_scan(f->st, c.t, T_MAPS, on_map, &c)) ||
-	    (rc = store_scan(f->st, c.t, T_RMQ, on_rmq, &c)))
+	    (rc = store_scan(f->st, c.t, T_RMQ, on_rmq, &c)) ||
+	    (rc = store_scan(f->st, c.t, T_PARTIALS, on_partial, &c)))
 		goto done;
 	if (c.listing != c.names)
 		PROBLEM(&c, "%llu names but %llu listing records", (unsigned long long)c.names,
 			(unsigned long long)c.listing);
 	struct cnt *r = slot(&c, f->root);
-	if (!r->has_inode)
+	if (!r->has_inode && op_is_ours(f, f->root))
 		PROBLEM(&c, "the root directory %llu is missing", (unsigned long long)f->root);
 	verify(&c);
 done:

@@ -85,10 +85,16 @@ static int run_batch(struct commit_q *q, struct fmd_op *head, uint32_t n)
 
 static void finish(struct fmd_op *op)
 {
-	if (op->finish)
+	if (op->finish) {
 		op->finish(op);
-	else
+	} else if (op->after && !op->commit_err) {
+		/* more to do off this thread (tell other managers): then reply */
+		void (*after)(struct fmd_op *) = op->after;
+		op->after = NULL;
+		data_pool_job(op->f->io, op, after);
+	} else {
 		nfs_finish(op);
+	}
 }
 
 static void reply_all(struct fmd_op *head, uint32_t n)
@@ -112,8 +118,10 @@ static void serve(struct commit_q *q, struct fmd_op *head, uint32_t n)
 	for (uint32_t i = 0; i < n; i++) {
 		struct fmd_op *next = op->next;
 		op->next = NULL;
-		if ((rc = run_batch(q, op, 1)) < 0)
+		if ((rc = run_batch(q, op, 1)) < 0) {
+			op->commit_err = rc;
 			nfs_fail(op, op_store_status(rc));
+		}
 		finish(op);
 		op = next;
 	}
@@ -208,6 +216,48 @@ void commit_free(struct commit_q *q)
 	pthread_mutex_destroy(&q->mu);
 	pthread_cond_destroy(&q->cv);
 	free(q);
+}
+
+/* ---- a synchronous commit, for threads that may wait -------------------------- */
+
+struct waiter {
+	pthread_mutex_t mu;
+	pthread_cond_t  cv;
+	bool            done;
+};
+
+static void wake(struct fmd_op *op)
+{
+	struct waiter *w = op->wctx;
+	pthread_mutex_lock(&w->mu);
+	w->done = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+int commit_run(struct fmd *f, struct fmd_op *op, fmd_mutate_fn mutate)
+{
+	struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false };
+	void (*saved_finish)(struct fmd_op *) = op->finish;
+	void (*saved_after)(struct fmd_op *) = op->after;
+	void *saved_w = op->wctx;
+	op->mutate = mutate;
+	op->finish = wake;
+	op->after = NULL;
+	op->wctx = &w;
+	op->commit_err = 0;
+	int rc = commit_submit(f->cq, op);
+	if (rc == 0) {
+		pthread_mutex_lock(&w.mu);
+		while (!w.done)
+			pthread_cond_wait(&w.cv, &w.mu);
+		pthread_mutex_unlock(&w.mu);
+		rc = op->commit_err;
+	}
+	op->finish = saved_finish;
+	op->after = saved_after;
+	op->wctx = saved_w;
+	return rc;
 }
 
 void commit_counters(struct commit_q *q, uint64_t *batches, uint64_t *ops, uint64_t *max_batch,

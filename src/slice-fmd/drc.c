@@ -51,18 +51,6 @@ static uint64_t fnv(const void *p, size_t n, uint64_t h)
 	return h;
 }
 
-void drc_key_of(const struct orpc_call *c, struct drc_key *k)
-{
-	memset(k, 0, sizeof(*k));
-	if (c->peer->ss_family == AF_INET)
-		memcpy(k->addr, &((const struct sockaddr_in *)c->peer)->sin_addr, 4);
-	else if (c->peer->ss_family == AF_INET6)
-		memcpy(k->addr, &((const struct sockaddr_in6 *)c->peer)->sin6_addr, 16);
-	k->xid = c->xid;
-	k->proc = c->proc;
-	k->args_hash = fnv(c->args, c->args_len, 0xcbf29ce484222325ull);
-}
-
 static uint32_t bucket(const struct drc *d, const struct drc_key *k)
 {
 	return (uint32_t)fnv(k, sizeof(*k), 0xcbf29ce484222325ull) & (d->nbuckets - 1);

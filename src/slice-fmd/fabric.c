@@ -77,7 +77,8 @@ int fabric_open(struct fmd *f, struct fmd_fabric **out)
 		goto fail;
 	}
 	nrpc_config_default(&nc);
-	nc.workers = 2;
+	/* the other managers' calls wait for commits on these workers */
+	nc.workers = c->managers > 1 ? 8 : 2;
 	if ((rc = nrpc_create(fb->ep, &nc, &fb->r)) < 0) {
 		fmd_log(LOG_ERR, "NetRPC: %s", tpz_strerror(rc));
 		goto fail;

@@ -19,9 +19,10 @@
 #include <string.h>
 
 #include "fmd.h"
+#include "slice_route.h"
 
-#define FH_MAGIC   0x53
-#define FH_VERSION 1
+#define FH_MAGIC   SLICE_FH_MAGIC      /* the layout is public: slice_route.h */
+#define FH_VERSION SLICE_FH_VERSION
 
 static uint8_t fh_key[crypto_shorthash_KEYBYTES];
 static uint32_t fh_volid;
@@ -30,6 +31,7 @@ void fh_init(const uint8_t key[16], uint32_t volid)
 {
 	_Static_assert(crypto_shorthash_KEYBYTES == 16, "SipHash key is 16 bytes");
 	_Static_assert(crypto_shorthash_BYTES == 8, "SipHash output is 8 bytes");
+	_Static_assert(FH_SIZE == SLICE_FH_SIZE, "handle size as routers know it");
 	memcpy(fh_key, key, sizeof(fh_key));
 	fh_volid = volid;
 }

@@ -55,6 +55,7 @@ struct fmd_config {
 	const char *volume;
 	uint16_t    nfs_port, mount_port;
 	uint32_t    managers, index;
+	struct { uint32_t node; char url[128]; bool set; } peers[FMD_MAX_MANAGERS];   /* --peer-fmd */
 	uint32_t    node;             /* Trapeze node id; UINT32_MAX: none */
 	const char *fabric;
 	const char *secret_file;
@@ -79,6 +80,7 @@ struct fmd_config {
 
 #define INO_EXCL_VERF 0x1u        /* verf holds an exclusive-create verifier */
 #define INO_HAS_DATA  0x2u        /* data may have been written to its object */
+#define INO_LOCAL_DIR 0x4u        /* a directory whose names all live on its manager */
 
 /* One file, directory, symlink or special file.  Stored as these bytes
  * (the data directory is not portable across byte orders). */
@@ -98,19 +100,30 @@ struct inode {
 	uint64_t entries;             /* directories: names in it */
 	uint64_t atime, mtime, ctime; /* nanoseconds since the epoch */
 	uint8_t  verf[8];
+	/* Not stored: a directory's names on other managers, as they last
+	 * told us (filled by ino_get on the directory's own manager). */
+	uint64_t x_entries;
+	uint32_t x_subdirs;
+	uint32_t x_remote;            /* attributes from another manager, not the store */
+	uint64_t x_mtime, x_ctime;
 };
 
-/* A name in a directory. */
+/* A name in a directory.  gen and flags make the file's handle without
+ * asking the manager that holds it (after a rename across managers a
+ * name may live on another manager than its file). */
 struct dirent_val {
 	uint64_t fileid;
 	uint64_t cookie;              /* where a listing resumes after it */
+	uint32_t gen;
 	uint8_t  type;
+	uint8_t  flags;               /* handle flags (SLICE_FH_F_LOCAL) */
 };
 
 struct store;
 
 /* The tables (see store.c). */
-enum { T_META, T_INODES, T_NAMES, T_LISTING, T_SYMLINKS, T_MAPS, T_RMQ, T_COUNT };
+enum { T_META, T_INODES, T_NAMES, T_LISTING, T_SYMLINKS, T_MAPS, T_RMQ,
+       T_PARTIALS, T_RPARTIALS, T_INTENTS, T_PREPARED, T_DEAD, T_COUNT };
 
 int  store_open(const char *dir, uint64_t mapsize, int sync, struct store **out);
 void store_close(struct store *st);
@@ -130,9 +143,8 @@ int  ino_get(struct store *st, MDB_txn *t, uint64_t fileid, struct inode *out);
 int  ino_put(struct store *st, MDB_txn *t, const struct inode *ino);
 int  ino_del(struct store *st, MDB_txn *t, uint64_t fileid);
 int  dent_get(struct store *st, MDB_txn *t, uint64_t dir, const char *name, struct dirent_val *out);
-/* Add a name (its cookie is allocated here). */
-int  dent_add(struct store *st, MDB_txn *t, uint64_t dir, const char *name, uint64_t fileid,
-	      uint8_t type);
+/* Add a name (its cookie is allocated here; d->cookie is ignored). */
+int  dent_add(struct store *st, MDB_txn *t, uint64_t dir, const char *name, const struct dirent_val *d);
 int  dent_del(struct store *st, MDB_txn *t, uint64_t dir, const char *name);
 /* Has the directory no names (on this manager)? */
 int  dent_empty(struct store *st, MDB_txn *t, uint64_t dir);
@@ -145,9 +157,32 @@ struct dent_iter {
 };
 int  dent_iter_open(struct store *st, MDB_txn *t, uint64_t dir, uint64_t after, struct dent_iter *it);
 /* 1 and the entry (name points into the map, NUL-terminated), 0 at the end. */
-int  dent_iter_next(struct dent_iter *it, uint64_t *fileid, uint64_t *cookie, uint8_t *type,
-		    const char **name, uint32_t *namelen);
+int  dent_iter_next(struct dent_iter *it, struct dirent_val *d, const char **name, uint32_t *namelen);
 void dent_iter_close(struct dent_iter *it);
+
+/* A directory's names held on one manager that is not its own: kept by
+ * that manager (partials) and told to the directory's manager
+ * (rpartials, one per origin), which adds them into the directory's size,
+ * link count and times. */
+struct partial {
+	uint64_t entries;
+	uint32_t subdirs;
+	uint32_t rsv;
+	uint64_t mtime, ctime;
+	uint64_t version;
+};
+int  partial_get(struct store *st, MDB_txn *t, uint64_t dir, struct partial *p);   /* zeros if none */
+int  partial_put(struct store *st, MDB_txn *t, uint64_t dir, const struct partial *p);
+/* 1 if stored, 0 if an equal or newer version is there already */
+int  rpartial_put(struct store *st, MDB_txn *t, uint64_t dir, uint32_t origin, const struct partial *p);
+int  rpartial_merge(struct store *st, MDB_txn *t, struct inode *ino);
+
+/* Small records keyed by a 64-bit id: T_INTENTS, T_PREPARED, T_DEAD. */
+int  rec_get(struct store *st, MDB_txn *t, int table, uint64_t id, void *v, size_t len);
+int  rec_put(struct store *st, MDB_txn *t, int table, uint64_t id, const void *v, size_t len);
+int  rec_del(struct store *st, MDB_txn *t, int table, uint64_t id);
+uint64_t store_new_seq(struct store *st, MDB_txn *t, int *err);
+void store_set_managers(struct store *st, uint32_t n);
 
 int  link_get(struct store *st, MDB_txn *t, uint64_t fileid, char *buf, size_t cap, uint32_t *len);
 int  link_put(struct store *st, MDB_txn *t, uint64_t fileid, const char *target);
@@ -183,6 +218,14 @@ int  store_get_raw(struct store *st, MDB_txn *t, int table, MDB_val *k, MDB_val 
 /* The consistency check (check.c): 0 if the name space holds together;
  * the problems found are logged. */
 int  fmd_check(struct fmd *f, uint64_t *inodes, uint64_t *names, uint64_t *problems);
+
+/* The name record of an inode (for dent_add). */
+static inline struct dirent_val dent_of(const struct inode *ino)
+{
+	struct dirent_val d = { .fileid = ino->fileid, .gen = ino->gen, .type = ino->type,
+				.flags = (ino->flags & INO_LOCAL_DIR) ? 0x1 : 0 };
+	return d;
+}
 
 /* ---- handles ------------------------------------------------------------- */
 
@@ -245,7 +288,6 @@ struct drc_key {
 };
 int  drc_create(uint32_t capacity, struct drc **out);
 void drc_destroy(struct drc *d);
-void drc_key_of(const struct orpc_call *c, struct drc_key *k);
 /* DRC_NEW: recorded as in progress; DRC_REPLAY: *msg (malloc'd) and *len
  * are the reply sent before; DRC_IN_PROGRESS: the first is still being
  * served (drop this one). */

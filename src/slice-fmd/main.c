@@ -22,6 +22,7 @@
 #include "data.h"
 #include "fabric.h"
 #include "nfs_op.h"
+#include "remote.h"
 
 static uint32_t log_index;
 static int log_verbose;
@@ -60,7 +61,7 @@ void fmd_crash_point(struct fmd *f, const char *point)
 
 void fmd_root_fh(struct fmd *f, uint8_t out[FH_SIZE])
 {
-	struct fh h = { .manager = f->cfg.index, .volid = f->volid, .fileid = f->root, .gen = f->root_gen };
+	struct fh h = { .manager = (uint32_t)(f->root >> 56), .volid = f->volid, .fileid = f->root, .gen = f->root_gen };
 	fh_encode(&h, out);
 }
 
@@ -81,6 +82,8 @@ static void usage(FILE *o)
 "                        as --nfs-port: both programs on one port)\n"
 "  --managers N          file managers in the volume (1..%u, default 1)\n"
 "  --index I             this manager's index (0..N-1)\n"
+"  --peer-fmd I=NODE=URL the volume's manager I: its Trapeze node and URL\n"
+"                        (\"shm\" or tcp://HOST:PORT); one for each other manager\n"
 "  --node N              Trapeze node id (joins the fabric: map service)\n"
 "  --fabric NAME         Trapeze shm fabric\n"
 "  --secret-file F       cluster secret (Trapeze tcp; with N > 1 also the key\n"
@@ -284,7 +287,23 @@ static int parse_args(int argc, char **argv, struct fmd_config *c, struct extra 
 			if (!parse_u32(optarg, &c->spin_us) || c->spin_us > 100000)
 				goto bad;
 			break;
-		case O_PEER: break;   /* partitioning: see docs/file-manager.md */
+		case O_PEER: {
+			/* I=NODE=URL */
+			char buf[200];
+			uint32_t i, node;
+			snprintf(buf, sizeof(buf), "%s", optarg);
+			char *e1 = strchr(buf, '='), *e2 = e1 ? strchr(e1 + 1, '=') : NULL;
+			if (!e2)
+				goto bad;
+			*e1 = *e2 = 0;
+			if (!parse_u32(buf, &i) || i >= FMD_MAX_MANAGERS || !parse_u32(e1 + 1, &node) ||
+			    strlen(e2 + 1) >= sizeof(c->peers[0].url))
+				goto bad;
+			c->peers[i].node = node;
+			strcpy(c->peers[i].url, e2 + 1);
+			c->peers[i].set = true;
+			break;
+		}
 		case 'v': log_verbose = 1; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
@@ -309,6 +328,18 @@ bad:
 	if (c->index >= c->managers) {
 		fprintf(stderr, "slice-fmd: --index must be below --managers\n");
 		return -1;
+	}
+	if (c->managers > 1 && !c->check) {
+		if (c->node == UINT32_MAX || !c->secret_file) {
+			fprintf(stderr, "slice-fmd: several managers need --node and --secret-file (the handles' key)\n");
+			return -1;
+		}
+		for (uint32_t i = 0; i < c->managers; i++) {
+			if (i != c->index && !c->peers[i].set) {
+				fprintf(stderr, "slice-fmd: no --peer-fmd for manager %u\n", i);
+				return -1;
+			}
+		}
 	}
 	return 0;
 }
@@ -351,6 +382,7 @@ static int open_volume(struct fmd *f, const struct extra *x)
 	if ((rc = handle_key(f, secret_key, &from_secret)))
 		return rc;
 	store_set_id_base(f->st, (uint64_t)c->index << 56);
+	store_set_managers(f->st, c->managers);
 	if ((rc = store_wr(f->st, &t)))
 		return rc;
 	if ((rc = store_load_counters(f->st, t)))
@@ -404,11 +436,19 @@ static int open_volume(struct fmd *f, const struct extra *x)
 	root.nlink = 2;
 	root.uid = x->root_uid;
 	root.gid = x->root_gid;
-	root.gen = randombytes_random();
+	/* every manager knows the root's handle: manager 0's first file id,
+	 * a generation from the handle key */
+	uint8_t g[4];
+	crypto_generichash(g, sizeof(g), (const uint8_t *)"root", 4, key, 16);
+	root.gen = ((uint32_t)g[0] << 24 | (uint32_t)g[1] << 16 | (uint32_t)g[2] << 8 | g[3]) | 1;
 	root.atime = root.mtime = root.ctime = fmd_now();
-	root.fileid = store_new_fileid(f->st, t, &rc);
-	if (rc)
-		goto abort;
+	if (c->index == 0) {
+		root.fileid = store_new_fileid(f->st, t, &rc);
+		if (rc)
+			goto abort;
+	} else {
+		root.fileid = 1;
+	}
 	root.parent = root.fileid;
 	f->root = root.fileid;
 	f->root_gen = root.gen;
@@ -419,7 +459,7 @@ static int open_volume(struct fmd *f, const struct extra *x)
 	    (rc = meta_put(f->st, t, "rootgen", &f->root_gen, 4)) ||
 	    (rc = meta_put(f->st, t, "managers", &c->managers, 4)) ||
 	    (rc = meta_put(f->st, t, "index", &c->index, 4)) ||
-	    (rc = ino_put(f->st, t, &root)))
+	    (c->index == 0 && (rc = ino_put(f->st, t, &root))))
 		goto abort;
 	if ((rc = mdb_txn_commit(t)))
 		return -EIO;
@@ -533,7 +573,8 @@ int main(int argc, char **argv)
 	}
 	if ((rc = drc_create(16384, &f->drc)) || (rc = data_open(f, &f->data)) ||
 	    (rc = commit_start(f, &f->cq)) || (rc = data_pool_start(f, x.data_threads, &f->io)) ||
-	    (rc = removeq_start(f, &f->rmq)) || (f->fabric && (rc = mapsvc_start(f)))) {
+	    (rc = removeq_start(f, &f->rmq)) || (f->fabric && (rc = mapsvc_start(f))) ||
+	    (c->managers > 1 && ((rc = remote_start(f)) || (rc = xop_start_resolver(f))))) {
 		fmd_log(LOG_ERR, "cannot start: %s", strerror(-rc));
 		goto out_threads;
 	}
@@ -596,6 +637,8 @@ int main(int argc, char **argv)
 	}
 	status = 0;
 out_threads:
+	if (c->managers > 1 && f->cq)
+		xop_stop_resolver(f);
 	orpc_server_destroy(f->rpc);   /* no more requests */
 	data_pool_stop(f->io);         /* data calls finish (a WRITE queues its commit) */
 	commit_stop(f->cq);            /* what is queued is committed and answered */

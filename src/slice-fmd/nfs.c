@@ -12,6 +12,8 @@
 #include <syslog.h>
 
 #include "nfs_op.h"
+#include "remote.h"
+#include "slice_route.h"
 
 #define DEFAULT_REPLY_MAX 8192u
 
@@ -103,10 +105,11 @@ int op_inode(struct fmd_op *op, MDB_txn *t, const nfs_fh3 *h, struct inode *ino)
 void op_fh_into(struct fmd *f, const struct inode *ino, uint8_t *buf, nfs_fh3 *out)
 {
 	struct fh fh = {
-		.manager = f->cfg.index,
+		.manager = (uint32_t)(ino->fileid >> 56),   /* the manager that made it holds it */
 		.volid = f->volid,
 		.fileid = ino->fileid,
 		.gen = ino->gen,
+		.flags = (ino->flags & INO_LOCAL_DIR) ? 0x1 : 0,
 	};
 	fh_encode(&fh, buf);
 	out->data.data_len = FH_SIZE;
@@ -131,12 +134,15 @@ int op_check_name(struct fmd_op *op, const char *name, bool creating)
 
 /* ---- answering ---------------------------------------------------------------- */
 
-static void op_free(struct fmd_op *op)
+void nfs_op_free(struct fmd_op *op)
 {
 	if (op->rtxn)
 		store_rd_done(op->rtxn);
 	free(op->linkbuf);
 	free(op->mem);
+	for (int i = 0; i < (int)(sizeof(op->bufs) / sizeof(op->bufs[0])); i++)
+		free(op->bufs[i]);
+	free(op->fwd_rec);
 	free(op);
 }
 
@@ -146,14 +152,33 @@ void nfs_fail(struct fmd_op *op, int status)
 	op->res.status = status;
 }
 
+/* An accept_stat other than SUCCESS (GARBAGE_ARGS, SYSTEM_ERR...). */
+static void reply_error(struct fmd_op *op, enum orpc_accept_stat stat)
+{
+	if (op->call)
+		orpc_reply_error(op->call, stat);
+	else
+		remote_forward_reply(op, (int)stat, NULL, 0);
+	nfs_op_free(op);
+}
+
 void nfs_finish(struct fmd_op *op)
 {
 	struct fmd *f = op->f;
-	struct orpc_call *c = op->call;
 	const struct nfs_proc *p = &nfs_procs[op->proc];
+	uint8_t *mine = NULL;
 	ZDR z;
 
-	uint8_t *body = orpc_reply_buf(c, op->reply_max);
+	/* the result goes into the reply buffer (a direct call) or a buffer
+	 * of ours with room for the reply header in front (a forwarded one:
+	 * the DRC keeps whole messages) */
+	uint8_t *body;
+	if (op->call) {
+		body = orpc_reply_buf(op->call, op->reply_max);
+	} else {
+		mine = malloc(ORPC_REPLY_HDR_MAX + op->reply_max);
+		body = mine ? mine + 24 : NULL;
+	}
 	if (!body)
 		goto fail;
 	zdrmem_create(&z, (char *)body, (uint32_t)op->reply_max, ZDR_ENCODE);
@@ -163,26 +188,36 @@ void nfs_finish(struct fmd_op *op)
 	}
 	size_t len = zdr_getpos(&z);
 	zdr_destroy(&z);
-	if (op->in_drc) {
-		size_t mlen;
-		const uint8_t *msg = orpc_reply_msg(c, len, &mlen);
-		if (msg)
-			drc_done(f->drc, &op->drc_key, msg, mlen);
+	if (op->call) {
+		if (op->in_drc) {
+			size_t mlen;
+			const uint8_t *msg = orpc_reply_msg(op->call, len, &mlen);
+			if (msg)
+				drc_done(f->drc, &op->drc_key, msg, mlen);
+		}
+		orpc_reply_send(op->call, len);
+	} else {
+		if (op->in_drc) {
+			orpc_encode_accepted(mine, op->xid, ORPC_SUCCESS, 0, 0);
+			drc_done(f->drc, &op->drc_key, mine, 24 + len);
+		}
+		remote_forward_reply(op, 0, body, len);
 	}
-	orpc_reply_send(c, len);
-	op_free(op);
+	free(mine);
+	nfs_op_free(op);
 	return;
 fail:
+	free(mine);
 	if (op->in_drc)
 		drc_forget(f->drc, &op->drc_key);
-	orpc_reply_error(c, ORPC_SYSTEM_ERR);
-	op_free(op);
+	reply_error(op, ORPC_SYSTEM_ERR);
 }
 
 /* ---- dispatch ----------------------------------------------------------------- */
 
-static void run_inline(struct fmd_op *op, const struct nfs_proc *p)
+static void run_inline(struct fmd_op *op)
 {
+	const struct nfs_proc *p = &nfs_procs[op->proc];
 	MDB_txn *t = NULL;
 	if (op->proc != NFS3_NULL) {
 		int rc = store_rd(op->f->st, &t);
@@ -213,47 +248,85 @@ void nfs_counters_log(void)
 	fmd_log(LOG_INFO, "NFS calls:%s", n ? buf : " none");
 }
 
-void nfs_dispatch(struct orpc_call *c, void *arg)
+static void drc_key_make(const struct fmd_op *op, struct drc_key *k)
 {
-	struct fmd *f = arg;
-	const struct nfs_proc *p = &nfs_procs[c->proc];
-	struct fmd_op *op = calloc(1, sizeof(*op));
+	uint64_t h = 0xcbf29ce484222325ull;
+	memset(k, 0, sizeof(*k));
+	if (op->peer.ss_family == AF_INET)
+		memcpy(k->addr, &((const struct sockaddr_in *)&op->peer)->sin_addr, 4);
+	else if (op->peer.ss_family == AF_INET6)
+		memcpy(k->addr, &((const struct sockaddr_in6 *)&op->peer)->sin6_addr, 16);
+	k->xid = op->xid;
+	k->proc = op->proc;
+	for (uint32_t i = 0; i < op->args_len; i++)
+		h = (h ^ op->args[i]) * 0x100000001b3ull;
+	k->args_hash = h;
+}
 
-	if (!op) {
-		orpc_reply_error(c, ORPC_SYSTEM_ERR);
-		return;
+/* Does this mutation need attributes of directories held elsewhere, or
+ * is it one across managers?  Then it starts on a data thread. */
+static bool needs_pre(struct fmd_op *op)
+{
+	if (op->f->cfg.managers <= 1)
+		return false;
+	switch (op->proc) {
+	case NFS3_CREATE: case NFS3_MKDIR: case NFS3_SYMLINK: case NFS3_MKNOD:
+	case NFS3_REMOVE: case NFS3_RMDIR: case NFS3_RENAME: case NFS3_LINK:
+		return true;
+	default:
+		return false;
 	}
-	op->f = f;
-	op->call = c;
-	op->proc = c->proc;
+}
+
+void nfs_start(struct fmd_op *op)
+{
+	struct fmd *f = op->f;
+	const struct nfs_proc *p = &nfs_procs[op->proc];
+
 	op->reply_max = DEFAULT_REPLY_MAX;
-	atomic_fetch_add_explicit(&proc_calls[c->proc], 1, memory_order_relaxed);
-	if (orpc_nfs3_decode(c->proc, c->args, c->args_len, &op->a) != 0) {
-		free(op);
-		orpc_reply_error(c, ORPC_GARBAGE_ARGS);
+	atomic_fetch_add_explicit(&proc_calls[op->proc], 1, memory_order_relaxed);
+	if (orpc_nfs3_decode(op->proc, op->args, op->args_len, &op->a) != 0) {
+		reply_error(op, ORPC_GARBAGE_ARGS);
 		return;
 	}
-	if (c->proc != NFS3_NULL && !export_allowed(&f->cfg, c->peer)) {
+	if (op->proc != NFS3_NULL && !export_allowed(&f->cfg, &op->peer)) {
 		nfs_fail(op, NFS3ERR_ACCES);
 		nfs_finish(op);
 		return;
 	}
-	export_cred(&f->cfg, &c->cred, &op->cred);
+	export_cred(&f->cfg, &op->ocred, &op->cred);
+
+	/* on a volume of several managers, the call may be another's */
+	if (f->cfg.managers > 1 && !op->fwd) {
+		int target = slice_route_nfs3(op->proc, op->args, op->args_len, f->cfg.managers);
+		if (target >= 0 && (uint32_t)target != f->cfg.index) {
+			op->fwd_target = target;
+			data_pool_job(f->io, op, remote_forward_job);
+			return;
+		}
+	}
 
 	if (p->drc) {
 		uint8_t *msg;
 		size_t len;
-		drc_key_of(c, &op->drc_key);
+		drc_key_make(op, &op->drc_key);
 		switch (drc_begin(f->drc, &op->drc_key, &msg, &len)) {
 		case DRC_IN_PROGRESS:
-			free(op);
-			orpc_call_drop(c);
+			if (op->call)
+				orpc_call_drop(op->call);
+			else
+				remote_forward_reply(op, ORPC_SYSTEM_ERR, NULL, 0);
+			nfs_op_free(op);
 			return;
 		case DRC_REPLAY:
-			free(op);
-			if (orpc_reply_raw(c, msg, len) < 0)
-				orpc_call_drop(c);
+			if (op->call) {
+				if (orpc_reply_raw(op->call, msg, len) < 0)
+					orpc_call_drop(op->call);
+			} else {
+				remote_forward_reply(op, 0, msg + 24, len - 24);
+			}
 			free(msg);
+			nfs_op_free(op);
 			return;
 		case DRC_NEW:
 			op->in_drc = true;
@@ -261,12 +334,23 @@ void nfs_dispatch(struct orpc_call *c, void *arg)
 		}
 	}
 
-	switch (p->kind) {
+	enum nfs_kind kind = p->kind;
+	/* listings and lookups may ask other managers: not on the loop */
+	if (f->cfg.managers > 1 && (op->proc == NFS3_LOOKUP || op->proc == NFS3_READDIR ||
+				    op->proc == NFS3_READDIRPLUS)) {
+		data_pool_job(f->io, op, run_inline);
+		return;
+	}
+	switch (kind) {
 	case K_INLINE:
-		run_inline(op, p);
+		run_inline(op);
 		break;
 	case K_COMMIT:
 		op->mutate = p->run;
+		if (needs_pre(op)) {
+			data_pool_job(f->io, op, remote_pre_job);
+			break;
+		}
 		if (commit_submit(f->cq, op) < 0) {
 			nfs_fail(op, NFS3ERR_JUKEBOX);   /* shutting down: try again later */
 			nfs_finish(op);
@@ -276,4 +360,22 @@ void nfs_dispatch(struct orpc_call *c, void *arg)
 		data_pool_submit(f->io, op);
 		break;
 	}
+}
+
+void nfs_dispatch(struct orpc_call *c, void *arg)
+{
+	struct fmd_op *op = calloc(1, sizeof(*op));
+	if (!op) {
+		orpc_reply_error(c, ORPC_SYSTEM_ERR);
+		return;
+	}
+	op->f = arg;
+	op->call = c;
+	op->proc = c->proc;
+	op->args = c->args;
+	op->args_len = c->args_len;
+	op->xid = c->xid;
+	op->ocred = c->cred;
+	op->peer = *c->peer;
+	nfs_start(op);
 }

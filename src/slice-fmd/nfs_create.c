@@ -37,7 +37,7 @@ struct mk {
 static int check_parent(struct fmd_op *op, MDB_txn *t, struct mk *m)
 {
 	int st;
-	if ((st = op_inode(op, t, &m->where->dir, &m->dir)) != NFS3_OK)
+	if ((st = op_dir(op, t, &m->where->dir, &m->dir)) != NFS3_OK)
 		return st;
 	m->dir_before = m->dir;
 	attr_wcc(&m->dir, &m->dir, op->f->fsid, &m->dir_wcc);
@@ -45,7 +45,13 @@ static int check_parent(struct fmd_op *op, MDB_txn *t, struct mk *m)
 		return NFS3ERR_NOTDIR;
 	if ((st = op_check_name(op, m->where->name, true)) != NFS3_OK)
 		return st;
-	return access_check(&m->dir, &op->cred, MAY_WRITE | MAY_EXEC);
+	if ((st = access_check(&m->dir, &op->cred, MAY_WRITE | MAY_EXEC)) != NFS3_OK)
+		return st;
+	/* partitioned volumes: not in a directory being removed, nor a name
+	 * an operation across managers holds */
+	if ((st = dir_alive(op, t, m->dir.fileid)) != NFS3_OK)
+		return st;
+	return name_locked(op->f, m->dir.fileid, m->where->name) ? NFS3ERR_JUKEBOX : NFS3_OK;
 }
 
 static void fill_ok(struct fmd_op *op, struct mk *m)
@@ -64,7 +70,7 @@ static int make_node(struct fmd_op *op, MDB_txn *t, struct mk *m)
 	uint64_t now = fmd_now();
 	int rc, st;
 
-	if (m->type == NF3DIR && m->dir.nlink >= FMD_LINK_MAX)
+	if (m->type == NF3DIR && m->dir.nlink + m->dir.x_subdirs >= FMD_LINK_MAX)
 		return NFS3ERR_MLINK;
 	struct inode *ino = &m->ino;
 	memset(ino, 0, sizeof(*ino));
@@ -99,16 +105,13 @@ static int make_node(struct fmd_op *op, MDB_txn *t, struct mk *m)
 		memcpy(ino->verf, m->verf, 8);
 	}
 
-	if ((rc = dent_add(f->st, t, m->dir.fileid, m->where->name, ino->fileid, ino->type)) ||
+	struct dirent_val dv = dent_of(ino);
+	if ((rc = dent_add(f->st, t, m->dir.fileid, m->where->name, &dv)) ||
 	    (rc = ino_put(f->st, t, ino)))
 		return rc;
 	if (ino->type == NF3REG && (rc = map_create(f, t, ino)))
 		return rc;
-	m->dir.entries++;
-	if (ino->type == NF3DIR)
-		m->dir.nlink++;
-	m->dir.mtime = m->dir.ctime = now;
-	if ((rc = ino_put(f->st, t, &m->dir)))
+	if ((rc = dir_changed(op, t, &m->dir, 1, ino->type == NF3DIR ? 1 : 0, now)))
 		return rc;
 	fill_ok(op, m);
 	return NFS3_OK;

@@ -10,6 +10,25 @@
 #include <string.h>
 
 #include "nfs_op.h"
+#include "remote.h"
+
+/* The directory of a LOOKUP: ours, or (a partitioned volume, on a data
+ * thread) fetched from its manager for the permission check. */
+static int lookup_dir(struct fmd_op *op, MDB_txn *t, const nfs_fh3 *h, struct inode *dir)
+{
+	struct fh fh;
+	int st = fh_decode(h, &fh);
+	if (st)
+		return st;
+	if (fh.manager == op->f->cfg.index || op->f->cfg.managers <= 1)
+		return op_inode(op, t, h, dir);
+	if (fh.manager >= op->f->cfg.managers)
+		return NFS3ERR_BADHANDLE;
+	int rc = remote_getattr(op->f, fh.fileid, fh.gen, dir);
+	if (rc == -ENOENT)
+		return NFS3ERR_STALE;
+	return rc ? NFS3ERR_JUKEBOX : NFS3_OK;
+}
 
 int nfs_lookup(struct fmd_op *op, MDB_txn *t)
 {
@@ -21,7 +40,7 @@ int nfs_lookup(struct fmd_op *op, MDB_txn *t)
 	const char *name = a->what.name;
 	int rc;
 
-	if ((r->status = op_inode(op, t, &a->what.dir, &dir)) != NFS3_OK)
+	if ((r->status = lookup_dir(op, t, &a->what.dir, &dir)) != NFS3_OK)
 		return 0;
 	attr_post(&dir, f->fsid, &r->LOOKUP3res_u.resfail.dir_attributes);
 	if (dir.type != NF3DIR) {
@@ -42,14 +61,25 @@ int nfs_lookup(struct fmd_op *op, MDB_txn *t)
 		ino = dir;
 	} else if (strcmp(name, "..") == 0) {
 		uint64_t up = dir.fileid == f->root ? f->root : dir.parent;
-		if ((rc = ino_get(f->st, t, up, &ino))) {
-			r->status = op_store_status(rc);
+		rc = op_is_ours(f, up) ? ino_get(f->st, t, up, &ino) : remote_getattr(f, up, 0, &ino);
+		if (rc) {
+			r->status = rc == -ENOENT ? NFS3ERR_STALE : NFS3ERR_IO;
 			return 0;
 		}
 	} else {
 		rc = dent_get(f->st, t, dir.fileid, name, &d);
-		if (rc == 0)
+		if (rc == 0 && !op_is_ours(f, d.fileid)) {
+			/* the name is here, its file elsewhere (renamed across
+			 * managers): the handle from the name, no attributes */
+			memset(&ino, 0, sizeof(ino));
+			ino.fileid = d.fileid;
+			ino.gen = d.gen;
+			ino.type = d.type;
+			ino.flags = (d.flags & 0x1) ? INO_LOCAL_DIR : 0;
+			ino.x_remote = 1;
+		} else if (rc == 0) {
 			rc = ino_get(f->st, t, d.fileid, &ino);
+		}
 		if (rc) {
 			r->status = rc == -ENOENT ? NFS3ERR_NOENT : NFS3ERR_IO;
 			return 0;

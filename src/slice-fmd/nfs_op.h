@@ -46,7 +46,16 @@ enum nfs_kind { K_INLINE, K_COMMIT, K_DATA };
 
 struct fmd_op {
 	struct fmd            *f;
-	struct orpc_call      *call;
+	struct orpc_call      *call;          /* NULL when forwarded by another manager */
+	/* The call as it arrived, directly or forwarded (remote.c): */
+	struct nrpc_req       *fwd;           /* the FMD_FORWARD request (detached) */
+	uint8_t               *fwd_rec;       /* our copy of its arguments */
+	const uint8_t         *args;
+	uint32_t               args_len;
+	uint32_t               xid;
+	struct orpc_cred       ocred;
+	struct sockaddr_storage peer;
+	int                    fwd_target;    /* the manager a misrouted call goes to */
 	uint32_t               proc;
 	struct fmd_cred        cred;
 	struct orpc_nfs3_args  a;
@@ -57,6 +66,7 @@ struct fmd_op {
 	uint8_t                fh[FH_SIZE];   /* the handle a result names */
 	char                  *linkbuf;       /* READLINK's target */
 	void                  *mem;           /* other result storage; freed with the op */
+	void                  *bufs[8];       /* more of it (names of other managers' listings) */
 	MDB_txn               *rtxn;          /* read txn the result points into */
 	struct fmd_op         *next;          /* commit queue */
 	fmd_mutate_fn          mutate;
@@ -64,6 +74,20 @@ struct fmd_op {
 	 * service answers its NetRPC request instead (mapsvc.c) */
 	void                 (*finish)(struct fmd_op *op);
 	void                  *ctx;
+	/* Partitioning: remote directories' attributes fetched before the
+	 * mutation (x_remote set), remote directories whose names changed
+	 * here (told after the commit), and a job for a data thread: run
+	 * instead of the procedure (job), or after the commit (after). */
+	struct inode           rdir[2];
+	int                    nrdir;
+	uint64_t               touch[2];
+	int                    ntouch;
+	void                 (*job)(struct fmd_op *op);
+	void                 (*after)(struct fmd_op *op);
+	void                  *xctx;          /* a cross-manager operation (xop.c) */
+	void                  *wctx;          /* commit_run's waiter */
+	int                    rename_loop;   /* RENAME of a directory: 1 if into its own subtree */
+	int                    commit_err;    /* the commit of its batch failed: -errno */
 	/* WRITE: the size and time to commit after the data went out */
 	uint64_t               w_end;
 	struct inode           w_before;
@@ -78,6 +102,11 @@ struct nfs_proc {
 };
 extern const struct nfs_proc nfs_procs[ORPC_NFS3_NPROCS];
 
+/* Serve op (decoded from op->args): the path common to calls that came
+ * directly and calls forwarded by another manager. */
+void nfs_start(struct fmd_op *op);
+void nfs_op_free(struct fmd_op *op);
+
 /* Look up the inode a handle names: NFS3_OK, NFS3ERR_BADHANDLE (not ours),
  * NFS3ERR_STALE (gone), NFS3ERR_SERVERFAULT (store error). */
 int op_inode(struct fmd_op *op, MDB_txn *t, const nfs_fh3 *h, struct inode *ino);
@@ -89,6 +118,23 @@ void op_fh_into(struct fmd *f, const struct inode *ino, uint8_t *buf, nfs_fh3 *o
 int op_check_name(struct fmd_op *op, const char *name, bool creating);
 /* A -errno from the store as an NFS status. */
 int op_store_status(int err);
+
+/* Directories on this manager or another (dirs.c). */
+/* The directory a handle names: from the store when it is ours, else
+ * from the attributes fetched before the mutation.  An NFS status. */
+int op_dir(struct fmd_op *op, MDB_txn *t, const nfs_fh3 *h, struct inode *dir);
+/* Names in dir changed by (entries, subdirs): its inode when ours, else
+ * our partial count (told to its manager after the commit).  < 0: store. */
+int dir_changed(struct fmd_op *op, MDB_txn *t, struct inode *dir, int entries, int subdirs, uint64_t now);
+/* May names in dir be made (not removed, not being removed)?  An NFS status. */
+int dir_alive(struct fmd_op *op, MDB_txn *t, uint64_t dir);
+/* Is (dir, name) held by an operation across managers under way? */
+bool name_locked(struct fmd *f, uint64_t dir, const char *name);
+void name_lock(struct fmd *f, uint64_t dir, const char *name);
+void name_unlock(struct fmd *f, uint64_t dir, const char *name);
+void dir_dying(struct fmd *f, uint64_t dir, bool on);
+bool is_dir_dying(struct fmd *f, uint64_t dir);
+bool op_is_ours(struct fmd *f, uint64_t fileid);
 
 /* Procedures (nfs_*.c). */
 int nfs_null(struct fmd_op *op, MDB_txn *t);
@@ -124,9 +170,14 @@ int nfs_apply_sattr(struct fmd_op *op, MDB_txn *t, struct inode *ino, const satt
 int  data_pool_start(struct fmd *f, uint32_t threads, struct data_pool **out);
 void data_pool_stop(struct data_pool *p);
 void data_pool_submit(struct data_pool *p, struct fmd_op *op);
+/* Run job(op) on a data thread. */
+void data_pool_job(struct data_pool *p, struct fmd_op *op, void (*job)(struct fmd_op *op));
+/* Run mutate(op) in the commit thread and wait for its commit (data
+ * threads and NetRPC workers only).  0, or the store error. */
+int  commit_run(struct fmd *f, struct fmd_op *op, fmd_mutate_fn mutate);
 
 /* Largest READ / WRITE we take, and the preferred sizes we advertise. */
-#define FMD_RW_MAX    (1u << 20)
+#define FMD_RW_MAX    (960u << 10)   /* with its reply, within one NetRPC payload (forwarding) */
 #define FMD_DIR_PREF  (64u << 10)
 #define FMD_READDIR_MAX_ENTRIES 2048   /* libnfs encodes the list recursively */
 

@@ -29,7 +29,7 @@ static int find_victim(struct fmd_op *op, MDB_txn *t, const diropargs3 *where, s
 	struct dirent_val d;
 	int st, rc;
 
-	if ((st = op_inode(op, t, &where->dir, dir)) != NFS3_OK)
+	if ((st = op_dir(op, t, &where->dir, dir)) != NFS3_OK)
 		return st;
 	attr_wcc(dir, dir, op->f->fsid, wcc);
 	if (dir->type != NF3DIR)
@@ -40,10 +40,18 @@ static int find_victim(struct fmd_op *op, MDB_txn *t, const diropargs3 *where, s
 		return NFS3ERR_INVAL;
 	if ((st = access_check(dir, &op->cred, MAY_WRITE | MAY_EXEC)) != NFS3_OK)
 		return st;
+	if (name_locked(op->f, dir->fileid, where->name))
+		return NFS3ERR_JUKEBOX;
 	rc = dent_get(op->f->st, t, dir->fileid, where->name, &d);
 	if (rc == -ENOENT)
 		return NFS3ERR_NOENT;
-	if (rc || (rc = ino_get(op->f->st, t, d.fileid, victim)))
+	if (rc)
+		return rc;
+	/* a file held by another manager goes through xop.c; if it came
+	 * to be so since we looked, the client asks again */
+	if (!op_is_ours(op->f, d.fileid))
+		return NFS3ERR_JUKEBOX;
+	if ((rc = ino_get(op->f->st, t, d.fileid, victim)))
 		return rc;
 	if (!access_sticky_ok(dir, victim, &op->cred))
 		return NFS3ERR_ACCES;
@@ -57,21 +65,18 @@ static int unlink_name(struct fmd_op *op, MDB_txn *t, struct inode *dir, const c
 {
 	uint64_t now = fmd_now();
 	int rc;
+	bool isdir = victim->type == NF3DIR;
 	if ((rc = dent_del(op->f->st, t, dir->fileid, name)))
 		return rc;
-	if (victim->type == NF3DIR) {
+	if (isdir)
 		victim->nlink = 0;
-		dir->nlink--;
-	} else {
+	else
 		victim->nlink--;
-	}
 	victim->ctime = now;
 	rc = victim->nlink == 0 ? nfs_drop_inode(op, t, victim) : ino_put(op->f->st, t, victim);
 	if (rc)
 		return rc;
-	dir->entries--;
-	dir->mtime = dir->ctime = now;
-	return ino_put(op->f->st, t, dir);
+	return dir_changed(op, t, dir, -1, isdir ? -1 : 0, now);
 }
 
 int nfs_remove(struct fmd_op *op, MDB_txn *t)

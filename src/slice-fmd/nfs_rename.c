@@ -45,6 +45,7 @@ struct ren {
 	struct inode *fd, *td;      /* td == fd when both names are in one directory */
 	struct inode  from_before, to_before;
 	bool          have_tgt;
+	bool          src_remote;   /* the renamed file is held by another manager */
 };
 
 /* Everything RENAME must refuse, before any change. */
@@ -65,17 +66,45 @@ static int rename_check(struct fmd_op *op, MDB_txn *t, struct ren *x)
 	if ((st = access_check(x->fd, c, MAY_WRITE | MAY_EXEC)) != NFS3_OK ||
 	    (st = access_check(x->td, c, MAY_WRITE | MAY_EXEC)) != NFS3_OK)
 		return st;
+	if (name_locked(op->f, x->fd->fileid, a->from.name) || name_locked(op->f, x->td->fileid, a->to.name))
+		return NFS3ERR_JUKEBOX;
+	if ((st = dir_alive(op, t, x->td->fileid)) != NFS3_OK)
+		return st;
 	rc = dent_get(op->f->st, t, x->fd->fileid, a->from.name, &d);
 	if (rc == -ENOENT)
 		return NFS3ERR_NOENT;
-	if (rc || (rc = ino_get(op->f->st, t, d.fileid, &x->src)))
+	if (rc)
 		return rc;
+	if (op_is_ours(op->f, d.fileid)) {
+		if ((rc = ino_get(op->f->st, t, d.fileid, &x->src)))
+			return rc;
+	} else {
+		/* a file held elsewhere (renamed here from another manager):
+		 * what the name says of it; the sticky check wants its owner,
+		 * which we do not have: only the directory's owner passes */
+		memset(&x->src, 0, sizeof(x->src));
+		x->src.fileid = d.fileid;
+		x->src.type = d.type;
+		x->src.uid = UINT32_MAX;
+		x->src_remote = true;
+	}
 	if (!access_sticky_ok(x->fd, &x->src, c))
 		return NFS3ERR_ACCES;
 	rc = dent_get(op->f->st, t, x->td->fileid, a->to.name, &d);
 	if (rc && rc != -ENOENT)
 		return rc;
 	if (rc == 0) {
+		if (d.fileid == x->src.fileid) {
+			x->have_tgt = true;
+			x->tgt = x->src;
+			return NFS3_OK;   /* two names of one file: nothing to do */
+		}
+		/* replacing needs the replaced file here, and a directory
+		 * replaced must be empty everywhere: one manager can tell only
+		 * for a local directory */
+		if (!op_is_ours(op->f, d.fileid) ||
+		    (op->f->cfg.managers > 1 && d.type == NF3DIR && !(d.flags & 0x1)))
+			return NFS3ERR_XDEV;
 		if ((rc = ino_get(op->f->st, t, d.fileid, &x->tgt)))
 			return rc;
 		x->have_tgt = true;
@@ -96,14 +125,15 @@ static int rename_check(struct fmd_op *op, MDB_txn *t, struct ren *x)
 		}
 	}
 	if (x->src.type == NF3DIR && x->fd != x->td) {
-		int in = inside(op, t, x->td->fileid, x->src.fileid);
+		/* several managers: the ancestors were walked before (xop.c) */
+		int in = op->f->cfg.managers > 1 ? op->rename_loop : inside(op, t, x->td->fileid, x->src.fileid);
 		if (in < 0)
 			return in;
 		if (in)
 			return NFS3ERR_INVAL;
 		if ((st = access_check(&x->src, c, MAY_WRITE)) != NFS3_OK)
 			return st;
-		if (x->td->nlink >= FMD_LINK_MAX && !(x->have_tgt && x->tgt.type == NF3DIR))
+		if (x->td->nlink + x->td->x_subdirs >= FMD_LINK_MAX && !(x->have_tgt && x->tgt.type == NF3DIR))
 			return NFS3ERR_MLINK;
 	}
 	return NFS3_OK;
@@ -114,15 +144,15 @@ static int rename_apply(struct fmd_op *op, MDB_txn *t, struct ren *x)
 	const RENAME3args *a = &op->a.u.rename;
 	struct store *st = op->f->st;
 	uint64_t now = fmd_now();
-	int rc;
+	int rc, td_entries = 1, td_subdirs = 0, fd_subdirs = 0;
 
 	if (x->have_tgt) {
 		if ((rc = dent_del(st, t, x->td->fileid, a->to.name)))
 			return rc;
-		x->td->entries--;
+		td_entries--;
 		if (x->tgt.type == NF3DIR) {
 			x->tgt.nlink = 0;
-			x->td->nlink--;
+			td_subdirs--;
 		} else {
 			x->tgt.nlink--;
 		}
@@ -131,21 +161,27 @@ static int rename_apply(struct fmd_op *op, MDB_txn *t, struct ren *x)
 		if (rc)
 			return rc;
 	}
-	if ((rc = dent_del(st, t, x->fd->fileid, a->from.name)) ||
-	    (rc = dent_add(st, t, x->td->fileid, a->to.name, x->src.fileid, x->src.type)))
+	struct dirent_val dv;
+	/* the name record moves as it was (its file may live elsewhere) */
+	if ((rc = dent_get(st, t, x->fd->fileid, a->from.name, &dv)) ||
+	    (rc = dent_del(st, t, x->fd->fileid, a->from.name)) ||
+	    (rc = dent_add(st, t, x->td->fileid, a->to.name, &dv)))
 		return rc;
-	x->fd->entries--;
-	x->td->entries++;
 	if (x->src.type == NF3DIR && x->fd != x->td) {
 		x->src.parent = x->td->fileid;
-		x->fd->nlink--;
-		x->td->nlink++;
+		fd_subdirs = -1;
+		td_subdirs++;
 	}
-	x->src.ctime = now;
-	x->fd->mtime = x->fd->ctime = x->td->mtime = x->td->ctime = now;
-	if ((rc = ino_put(st, t, &x->src)) || (rc = ino_put(st, t, x->fd)))
+	if (!x->src_remote) {
+		x->src.ctime = now;
+		if ((rc = ino_put(st, t, &x->src)))
+			return rc;
+	}
+	if (x->td == x->fd)
+		return dir_changed(op, t, x->fd, td_entries - 1, td_subdirs, now);
+	if ((rc = dir_changed(op, t, x->fd, -1, fd_subdirs, now)))
 		return rc;
-	return x->td != x->fd ? ino_put(st, t, x->td) : 0;
+	return dir_changed(op, t, x->td, td_entries, td_subdirs, now);
 }
 
 int nfs_rename(struct fmd_op *op, MDB_txn *t)
@@ -158,10 +194,10 @@ int nfs_rename(struct fmd_op *op, MDB_txn *t)
 	int st;
 
 	memset(r, 0, sizeof(*r));
-	if ((st = op_inode(op, t, &a->from.dir, &x.from)) != NFS3_OK)
+	if ((st = op_dir(op, t, &a->from.dir, &x.from)) != NFS3_OK)
 		goto out;
 	attr_wcc(&x.from, &x.from, op->f->fsid, fw);
-	if ((st = op_inode(op, t, &a->to.dir, &x.to)) != NFS3_OK)
+	if ((st = op_dir(op, t, &a->to.dir, &x.to)) != NFS3_OK)
 		goto out;
 	x.fd = &x.from;
 	x.td = x.to.fileid == x.from.fileid ? &x.from : &x.to;
@@ -170,7 +206,7 @@ int nfs_rename(struct fmd_op *op, MDB_txn *t)
 	x.to_before = *x.td;
 	if ((st = rename_check(op, t, &x)) != NFS3_OK)
 		goto out;
-	bool noop = x.have_tgt && x.tgt.fileid == x.src.fileid;
+	bool noop = x.have_tgt && x.tgt.fileid == x.src.fileid;   /* the same file */
 	if (!noop && (st = rename_apply(op, t, &x)) < 0)
 		return st;
 	attr_wcc(&x.from_before, x.fd, op->f->fsid, fw);
@@ -197,9 +233,15 @@ int nfs_link(struct fmd_op *op, MDB_txn *t)
 	if ((st = op_inode(op, t, &a->file, &file)) != NFS3_OK)
 		goto out;
 	attr_post(&file, op->f->fsid, fa);
-	if ((st = op_inode(op, t, &a->link.dir, &dir)) != NFS3_OK)
+	if ((st = op_dir(op, t, &a->link.dir, &dir)) != NFS3_OK)
 		goto out;
 	attr_wcc(&dir, &dir, op->f->fsid, wcc);
+	if (name_locked(op->f, dir.fileid, a->link.name)) {
+		st = NFS3ERR_JUKEBOX;
+		goto out;
+	}
+	if ((st = dir_alive(op, t, dir.fileid)) != NFS3_OK)
+		goto out;
 	if (dir.type != NF3DIR) {
 		st = NFS3ERR_NOTDIR;
 		goto out;
@@ -224,13 +266,12 @@ int nfs_link(struct fmd_op *op, MDB_txn *t)
 	}
 	struct inode before = dir;
 	uint64_t now = fmd_now();
-	if ((rc = dent_add(op->f->st, t, dir.fileid, a->link.name, file.fileid, file.type)))
+	struct dirent_val dv = dent_of(&file);
+	if ((rc = dent_add(op->f->st, t, dir.fileid, a->link.name, &dv)))
 		return rc;
 	file.nlink++;
 	file.ctime = now;
-	dir.entries++;
-	dir.mtime = dir.ctime = now;
-	if ((rc = ino_put(op->f->st, t, &file)) || (rc = ino_put(op->f->st, t, &dir)))
+	if ((rc = ino_put(op->f->st, t, &file)) || (rc = dir_changed(op, t, &dir, 1, 0, now)))
 		return rc;
 	attr_post(&file, op->f->fsid, fa);
 	attr_wcc(&before, &dir, op->f->fsid, wcc);

@@ -228,8 +228,13 @@ static void *data_thread(void *arg)
 		if (!p->head)
 			p->tail = NULL;
 		pthread_mutex_unlock(&p->mu);
-		if (nfs_procs[op->proc].run(op, NULL) == 0)
+		if (op->job) {
+			void (*job)(struct fmd_op *) = op->job;
+			op->job = NULL;
+			job(op);
+		} else if (nfs_procs[op->proc].run(op, NULL) == 0) {
 			nfs_finish(op);
+		}
 	}
 }
 
@@ -244,6 +249,12 @@ void data_pool_submit(struct data_pool *p, struct fmd_op *op)
 	p->tail = op;
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
+}
+
+void data_pool_job(struct data_pool *p, struct fmd_op *op, void (*job)(struct fmd_op *op))
+{
+	op->job = job;
+	data_pool_submit(p, op);
 }
 
 int data_pool_start(struct fmd *f, uint32_t n, struct data_pool **out)

@@ -23,12 +23,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <stddef.h>
 #include <unistd.h>
 
 #include "fmd.h"
 
 static const char *const table_names[T_COUNT] = {
 	"meta", "inodes", "names", "listing", "symlinks", "maps", "removeq",
+	"partials", "rpartials", "intents", "prepared", "dead",
 };
 
 struct store {
@@ -38,6 +40,7 @@ struct store {
 	/* counters: owned by the commit thread once running */
 	uint64_t     next_fileid, next_cookie, next_rmq;
 	uint64_t     id_base;          /* manager index in the top byte */
+	uint32_t     managers;         /* of the volume (1: no partial counts) */
 };
 
 #define FIRST_COOKIE 16u           /* 1 and 2 are "." and ".." */
@@ -210,7 +213,8 @@ int store_wr(struct store *st, MDB_txn **txn)
 
 /* ---- inodes ----------------------------------------------------------------- */
 
-#define INO_VAL (sizeof(struct inode) - sizeof(uint64_t))
+/* stored: from after the file id to before the x_ fields */
+#define INO_VAL (offsetof(struct inode, x_entries) - sizeof(uint64_t))
 
 int ino_get(struct store *st, MDB_txn *t, uint64_t fileid, struct inode *out)
 {
@@ -222,8 +226,11 @@ int ino_get(struct store *st, MDB_txn *t, uint64_t fileid, struct inode *out)
 		return mdb_err(rc);
 	if (val.mv_size != INO_VAL)
 		return -EIO;
+	memset(out, 0, sizeof(*out));
 	out->fileid = fileid;
 	memcpy((uint8_t *)out + sizeof(uint64_t), val.mv_data, INO_VAL);
+	if (out->type == NF3DIR && st->managers > 1)
+		return rpartial_merge(st, t, out);
 	return 0;
 }
 
@@ -253,6 +260,9 @@ static size_t name_key(uint8_t *k, uint64_t dir, const char *name)
 	return 8 + n;
 }
 
+/* names value: fileid, cookie, gen, type, flags (22 bytes) */
+#define NAME_VAL 22
+
 int dent_get(struct store *st, MDB_txn *t, uint64_t dir, const char *name, struct dirent_val *out)
 {
 	uint8_t k[8 + ORPC_NFS3_NAME_MAX];
@@ -260,19 +270,20 @@ int dent_get(struct store *st, MDB_txn *t, uint64_t dir, const char *name, struc
 	int rc = mdb_get(t, st->dbi[T_NAMES], &key, &val);
 	if (rc)
 		return mdb_err(rc);
-	if (val.mv_size != 17)
+	if (val.mv_size != NAME_VAL)
 		return -EIO;
 	const uint8_t *v = val.mv_data;
 	out->fileid = get_be64(v);
 	out->cookie = get_be64(v + 8);
-	out->type = v[16];
+	memcpy(&out->gen, v + 16, 4);
+	out->type = v[20];
+	out->flags = v[21];
 	return 0;
 }
 
-int dent_add(struct store *st, MDB_txn *t, uint64_t dir, const char *name, uint64_t fileid,
-	     uint8_t type)
+int dent_add(struct store *st, MDB_txn *t, uint64_t dir, const char *name, const struct dirent_val *d)
 {
-	uint8_t k[8 + ORPC_NFS3_NAME_MAX], nv[17], lk[16], lv[9 + ORPC_NFS3_NAME_MAX + 1];
+	uint8_t k[8 + ORPC_NFS3_NAME_MAX], nv[NAME_VAL], lk[16], lv[14 + ORPC_NFS3_NAME_MAX + 1];
 	size_t nlen = strlen(name);
 	uint64_t cookie = st->next_cookie++;
 	int rc;
@@ -284,19 +295,25 @@ int dent_add(struct store *st, MDB_txn *t, uint64_t dir, const char *name, uint6
 		return mdb_err(rc);
 
 	MDB_val key = { name_key(k, dir, name), k };
-	be64(nv, fileid);
+	be64(nv, d->fileid);
 	be64(nv + 8, cookie);
-	nv[16] = type;
+	memcpy(nv + 16, &d->gen, 4);
+	nv[20] = d->type;
+	nv[21] = d->flags;
 	MDB_val val = { sizeof(nv), nv };
 	if ((rc = mdb_put(t, st->dbi[T_NAMES], &key, &val, MDB_NOOVERWRITE)))
 		return mdb_err(rc);
 
+	/* listing value: fileid, gen, type, flags, name with its NUL (the
+	 * encoders take names straight from the map) */
 	be64(lk, dir);
 	be64(lk + 8, cookie);
-	be64(lv, fileid);
-	lv[8] = type;
-	memcpy(lv + 9, name, nlen + 1);   /* with its NUL: encoders take it from the map */
-	MDB_val lkey = { 16, lk }, lval = { 9 + nlen + 1, lv };
+	be64(lv, d->fileid);
+	memcpy(lv + 8, &d->gen, 4);
+	lv[12] = d->type;
+	lv[13] = d->flags;
+	memcpy(lv + 14, name, nlen + 1);
+	MDB_val lkey = { 16, lk }, lval = { 14 + nlen + 1, lv };
 	return mdb_err(mdb_put(t, st->dbi[T_LISTING], &lkey, &lval, 0));
 }
 
@@ -336,8 +353,7 @@ int dent_iter_open(struct store *st, MDB_txn *t, uint64_t dir, uint64_t after, s
 	return mdb_err(rc);
 }
 
-int dent_iter_next(struct dent_iter *it, uint64_t *fileid, uint64_t *cookie, uint8_t *type,
-		   const char **name, uint32_t *namelen)
+int dent_iter_next(struct dent_iter *it, struct dirent_val *d, const char **name, uint32_t *namelen)
 {
 	MDB_val key, val;
 	if (it->dir == UINT64_MAX)
@@ -350,14 +366,16 @@ int dent_iter_next(struct dent_iter *it, uint64_t *fileid, uint64_t *cookie, uin
 		return mdb_err(rc);
 	if (key.mv_size != 16 || get_be64(key.mv_data) != it->dir)
 		return 0;
-	if (val.mv_size < 10 || ((const char *)val.mv_data)[val.mv_size - 1] != 0)
+	if (val.mv_size < 15 || ((const char *)val.mv_data)[val.mv_size - 1] != 0)
 		return -EIO;
 	const uint8_t *v = val.mv_data;
-	*fileid = get_be64(v);
-	*type = v[8];
-	*cookie = get_be64((const uint8_t *)key.mv_data + 8);
-	*name = (const char *)v + 9;
-	*namelen = (uint32_t)(val.mv_size - 10);
+	d->fileid = get_be64(v);
+	memcpy(&d->gen, v + 8, 4);
+	d->type = v[12];
+	d->flags = v[13];
+	d->cookie = get_be64((const uint8_t *)key.mv_data + 8);
+	*name = (const char *)v + 14;
+	*namelen = (uint32_t)(val.mv_size - 15);
 	return 1;
 }
 
@@ -371,18 +389,145 @@ void dent_iter_close(struct dent_iter *it)
 int dent_empty(struct store *st, MDB_txn *t, uint64_t dir)
 {
 	struct dent_iter it;
-	uint64_t fid, cookie;
-	uint8_t type;
+	struct dirent_val d;
 	const char *n;
 	uint32_t nl;
 	int rc = dent_iter_open(st, t, dir, 0, &it);
 	if (rc)
 		return rc;
-	rc = dent_iter_next(&it, &fid, &cookie, &type, &n, &nl);
+	rc = dent_iter_next(&it, &d, &n, &nl);
 	dent_iter_close(&it);
 	if (rc < 0)
 		return rc;
 	return rc == 0;
+}
+
+/* ---- partial counts of directories held elsewhere ----------------------------- */
+
+int partial_get(struct store *st, MDB_txn *t, uint64_t dir, struct partial *p)
+{
+	uint8_t k[8];
+	be64(k, dir);
+	MDB_val key = { 8, k }, val;
+	int rc = mdb_get(t, st->dbi[T_PARTIALS], &key, &val);
+	if (rc == MDB_NOTFOUND) {
+		memset(p, 0, sizeof(*p));
+		return 0;
+	}
+	if (rc)
+		return mdb_err(rc);
+	if (val.mv_size != sizeof(*p))
+		return -EIO;
+	memcpy(p, val.mv_data, sizeof(*p));
+	return 0;
+}
+
+int partial_put(struct store *st, MDB_txn *t, uint64_t dir, const struct partial *p)
+{
+	uint8_t k[8];
+	be64(k, dir);
+	MDB_val key = { 8, k }, val = { sizeof(*p), (void *)p };
+	if (p->entries == 0 && p->subdirs == 0) {
+		/* nothing of it here any more: keep the version, so that an
+		 * older touch cannot undo the last one (a small record) */
+	}
+	return mdb_err(mdb_put(t, st->dbi[T_PARTIALS], &key, &val, 0));
+}
+
+int rpartial_put(struct store *st, MDB_txn *t, uint64_t dir, uint32_t origin, const struct partial *p)
+{
+	uint8_t k[12];
+	be64(k, dir);
+	k[8] = (uint8_t)(origin >> 24);
+	k[9] = (uint8_t)(origin >> 16);
+	k[10] = (uint8_t)(origin >> 8);
+	k[11] = (uint8_t)origin;
+	MDB_val key = { 12, k }, val;
+	int rc = mdb_get(t, st->dbi[T_RPARTIALS], &key, &val);
+	if (rc == 0 && val.mv_size == sizeof(*p)) {
+		struct partial old;
+		memcpy(&old, val.mv_data, sizeof(old));
+		if (old.version >= p->version)
+			return 0;   /* older news */
+	} else if (rc && rc != MDB_NOTFOUND) {
+		return mdb_err(rc);
+	}
+	val.mv_size = sizeof(*p);
+	val.mv_data = (void *)p;
+	rc = mdb_put(t, st->dbi[T_RPARTIALS], &key, &val, 0);
+	return rc ? mdb_err(rc) : 1;
+}
+
+int rpartial_merge(struct store *st, MDB_txn *t, struct inode *ino)
+{
+	MDB_cursor *c;
+	uint8_t k[12];
+	int rc = mdb_cursor_open(t, st->dbi[T_RPARTIALS], &c);
+	if (rc)
+		return mdb_err(rc);
+	be64(k, ino->fileid);
+	memset(k + 8, 0, 4);
+	MDB_val key = { 12, k }, val;
+	for (rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
+		if (key.mv_size != 12 || get_be64(key.mv_data) != ino->fileid)
+			break;
+		struct partial p;
+		if (val.mv_size != sizeof(p))
+			continue;
+		memcpy(&p, val.mv_data, sizeof(p));
+		ino->x_entries += p.entries;
+		ino->x_subdirs += p.subdirs;
+		if (p.mtime > ino->x_mtime)
+			ino->x_mtime = p.mtime;
+		if (p.ctime > ino->x_ctime)
+			ino->x_ctime = p.ctime;
+	}
+	mdb_cursor_close(c);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
+}
+
+/* ---- small keyed records: intents, prepared intents, dead directories ----------- */
+
+int rec_get(struct store *st, MDB_txn *t, int table, uint64_t id, void *v, size_t len)
+{
+	uint8_t k[8];
+	be64(k, id);
+	MDB_val key = { 8, k }, val;
+	int rc = mdb_get(t, st->dbi[table], &key, &val);
+	if (rc)
+		return mdb_err(rc);
+	if (val.mv_size != len)
+		return -EIO;
+	memcpy(v, val.mv_data, len);
+	return 0;
+}
+
+int rec_put(struct store *st, MDB_txn *t, int table, uint64_t id, const void *v, size_t len)
+{
+	uint8_t k[8];
+	be64(k, id);
+	MDB_val key = { 8, k }, val = { len, (void *)v };
+	return mdb_err(mdb_put(t, st->dbi[table], &key, &val, 0));
+}
+
+int rec_del(struct store *st, MDB_txn *t, int table, uint64_t id)
+{
+	uint8_t k[8];
+	be64(k, id);
+	MDB_val key = { 8, k };
+	int rc = mdb_err(mdb_del(t, st->dbi[table], &key, NULL));
+	return rc == -ENOENT ? 0 : rc;
+}
+
+uint64_t store_new_seq(struct store *st, MDB_txn *t, int *err)
+{
+	/* intents share the removal queue's counter: unique per manager */
+	uint8_t b[8];
+	uint64_t v = st->next_rmq++;
+	be64(b, st->next_rmq);
+	*err = meta_put(st, t, "rmq", b, 8);
+	return v;
 }
 
 /* ---- symlinks, maps ------------------------------------------------------------ */
@@ -542,6 +687,11 @@ static int get_counter(struct store *st, MDB_txn *t, const char *k, uint64_t *v,
 void store_set_id_base(struct store *st, uint64_t base)
 {
 	st->id_base = base;
+}
+
+void store_set_managers(struct store *st, uint32_t n)
+{
+	st->managers = n;
 }
 
 int store_load_counters(struct store *st, MDB_txn *t)
