@@ -55,9 +55,12 @@ struct fmd_fwd {
 };
 
 struct fmd_fwd_res {
-	int32_t  accept;         /* 0: the body is an NFS result; else an ONC RPC accept_stat */
+	int32_t  accept;         /* 0: the body is an NFS result; else an ONC RPC accept_stat, or: */
 	uint32_t body_len;
 };
+/* The same call (a repeat after a broken link) is still being served: ask
+ * again shortly, its reply will come from the duplicate request cache. */
+#define FMD_FWD_IN_PROGRESS (-1)
 
 struct fmd_file {
 	uint64_t fileid;

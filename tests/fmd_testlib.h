@@ -343,19 +343,32 @@ static inline void nc_connected(struct rpc_context *rpc, int status, void *data,
 	r->rpc = status;
 }
 
-/* Connect to port as uid/gid with ngids supplementary groups. */
+/* Connect to port as uid/gid with ngids supplementary groups (a few
+ * tries: a daemon just restarted may still be busy recovering). */
 static inline void nc_open(struct nc *c, uint16_t port, uint32_t prog, uint32_t uid, uint32_t gid,
-		    uint32_t ngids, const uint32_t *gids)
+			   uint32_t ngids, const uint32_t *gids)
 {
-	c->rpc = rpc_init_context();
-	CHECK(c->rpc, "rpc_init_context");
-	c->port = port;
-	rpc_set_auth(c->rpc, libnfs_authunix_create("ft", uid, gid, ngids, (uint32_t *)gids));
-	struct nres r = { 0 };
-	CHECK(rpc_connect_port_async(c->rpc, "127.0.0.1", port, (int)prog, 3, nc_connected, &r) == 0,
-	      "rpc_connect_port_async: %s", rpc_get_error(c->rpc));
-	nc_wait(c, &r, 5000);
-	CHECK(r.rpc == RPC_STATUS_SUCCESS, "connect to %u: %s", port, rpc_get_error(c->rpc));
+	bool soft = nc_soft;
+	nc_soft = true;   /* a failed try ends the wait instead of the test */
+	for (int attempt = 0; attempt < 20; attempt++) {
+		c->rpc = rpc_init_context();
+		CHECK(c->rpc, "rpc_init_context");
+		c->port = port;
+		rpc_set_auth(c->rpc, libnfs_authunix_create("ft", uid, gid, ngids, (uint32_t *)gids));
+		struct nres r = { 0 };
+		if (rpc_connect_port_async(c->rpc, "127.0.0.1", port, (int)prog, 3, nc_connected, &r) == 0) {
+			nc_wait(c, &r, 5000);
+			if (r.rpc == RPC_STATUS_SUCCESS && c->rpc) {
+				nc_soft = soft;
+				return;
+			}
+		}
+		if (c->rpc)
+			rpc_destroy_context(c->rpc);
+		c->rpc = NULL;
+		usleep(100000);
+	}
+	CHECK(false, "cannot connect to port %u", port);
 }
 
 static inline void nc_close(struct nc *c)
@@ -837,17 +850,32 @@ static inline int nc_null(struct nc *c)
 
 /* ---- many creates in flight ------------------------------------------------ */
 
+/* NFS3ERR_JUKEBOX ("try again later": a partitioned volume's manager
+ * could not reach another for a moment) is retried, as NFS clients do. */
 struct nc_many {
-	uint32_t inflight, done, ok;
+	uint32_t inflight, done, ok, retried;
 	int      first_bad;
+	uint32_t *redo;          /* indexes to send again */
+	uint32_t nredo;
+};
+
+struct nc_many_req {
+	struct nc_many *m;
+	uint32_t        idx;
 };
 
 static inline void nc_many_cb(struct rpc_context *rpc, int status, void *data, void *priv)
 {
-	struct nc_many *m = priv;
+	struct nc_many_req *q = priv;
+	struct nc_many *m = q->m;
 	m->inflight--;
-	m->done++;
 	int st = status == RPC_STATUS_SUCCESS && data ? *(int *)data : -1;
+	if (st == NFS3ERR_JUKEBOX && m->retried < 1000) {
+		m->retried++;
+		m->redo[m->nredo++] = q->idx;
+		return;
+	}
+	m->done++;
 	if (st == NFS3_OK)
 		m->ok++;
 	else if (!m->first_bad)
@@ -857,33 +885,65 @@ static inline void nc_many_cb(struct rpc_context *rpc, int status, void *data, v
 /* Create files fmt % i for i in [first, first + n) in dir, `window` calls
  * in flight (the file manager commits them in groups).  Returns how many
  * succeeded. */
+static inline uint32_t nc_create_some(struct nc *c, const struct tfh *dir, const char *fmt, uint32_t first,
+				      uint32_t n, uint32_t window, bool (*pick)(uint32_t i, void *arg), void *arg);
+
 static inline uint32_t nc_create_many(struct nc *c, const struct tfh *dir, const char *fmt,
 				      uint32_t first, uint32_t n, uint32_t window)
 {
+	return nc_create_some(c, dir, fmt, first, n, window, NULL, NULL);
+}
+
+/* The same for the i in [first, first + n) that pick(i) accepts. */
+static inline uint32_t nc_create_some(struct nc *c, const struct tfh *dir, const char *fmt, uint32_t first,
+				      uint32_t n, uint32_t window, bool (*pick)(uint32_t i, void *arg), void *arg)
+{
 	struct nc_many m = { 0 };
+	struct nc_many_req *reqs = calloc(n, sizeof(*reqs));
+	m.redo = calloc(n, sizeof(uint32_t));
 	char name[300];
 	uint32_t next = 0;
-	double end = tl_now_ms() + 60000;
-	while (m.done < n) {
-		while (next < n && m.inflight < window) {
+	double end = tl_now_ms() + 90000;
+	CHECK(reqs && m.redo, "memory");
+	uint32_t want = n;
+	if (pick) {
+		want = 0;
+		for (uint32_t i = 0; i < n; i++)
+			want += pick(first + i, arg);
+	}
+	while (m.done < want) {
+		while ((next < n || m.nredo) && m.inflight < window) {
+			uint32_t idx;
+			if (m.nredo) {
+				idx = m.redo[--m.nredo];
+			} else {
+				idx = next++;
+				if (pick && !pick(first + idx, arg))
+					continue;
+			}
 			CREATE3args a;
 			memset(&a, 0, sizeof(a));
 			a.where.dir = fh_arg(dir);
-			snprintf(name, sizeof(name), fmt, first + next);
+			snprintf(name, sizeof(name), fmt, first + idx);
 			a.where.name = name;
 			a.how.mode = GUARDED;
 			a.how.createhow3_u.obj_attributes = sattr_mode(0644);
-			CHECK(rpc_nfs3_create_async(c->rpc, nc_many_cb, &a, &m) == 0, "create_async");
+			reqs[idx] = (struct nc_many_req){ &m, idx };
+			CHECK(rpc_nfs3_create_async(c->rpc, nc_many_cb, &a, &reqs[idx]) == 0, "create_async");
 			m.inflight++;
-			next++;
 		}
-		CHECK(tl_now_ms() < end, "creates stalled at %u of %u", m.done, n);
+		if (m.done >= want)
+			break;
+		CHECK(tl_now_ms() < end, "creates stalled at %u of %u", m.done, want);
 		struct pollfd p = { .fd = rpc_get_fd(c->rpc), .events = (short)rpc_which_events(c->rpc) };
 		int k = poll(&p, 1, 50);
 		CHECK(rpc_service(c->rpc, k > 0 ? p.revents : 0) == 0, "rpc_service: %s", rpc_get_error(c->rpc));
 	}
-	if (m.ok != n)
-		NOTE("creates: %u of %u ok, first failure status %d", m.ok, n, m.first_bad);
+	if (m.ok != want || m.retried)
+		NOTE("creates: %u of %u ok, %u retried after JUKEBOX, first failure status %d", m.ok, want, m.retried,
+		     m.first_bad);
+	free(reqs);
+	free(m.redo);
 	return m.ok;
 }
 

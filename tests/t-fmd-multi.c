@@ -64,6 +64,7 @@ int main(int argc, char **argv)
 	tl_init(argc, argv, 120);
 	struct tpz_config cfg;
 	tl_config(&cfg, 1, TL_SHM);
+	cfg.pool_frames = 512;   /* the managers forward through it */
 	struct tpz_endpoint *ep = tl_endpoint(&cfg);   /* makes the fabric */
 	ft_volume(d, N, "--no-root-squash --root-mode 0777");
 	struct nres r, r2;

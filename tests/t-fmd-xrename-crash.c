@@ -96,6 +96,7 @@ int main(int argc, char **argv)
 	nc_soft = true;
 	struct tpz_config cfg;
 	tl_config(&cfg, 1, TL_SHM);
+	cfg.pool_frames = 512;   /* the managers forward through it */
 	struct tpz_endpoint *ep = tl_endpoint(&cfg);
 	ft_volume(d, N, "--no-root-squash --root-mode 0777");
 	for (int i = 0; i < N; i++)

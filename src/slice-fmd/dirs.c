@@ -70,12 +70,18 @@ int dir_changed(struct fmd_op *op, MDB_txn *t, struct inode *dir, int entries, i
 	p.version = now;   /* strictly increasing in this process, and across restarts */
 	if ((rc = partial_put(f->st, t, dir->fileid, &p)))
 		return rc;
-	/* the copy the reply shows is ours only in part: no attributes */
-	bool listed = false;
-	for (int i = 0; i < op->ntouch; i++)
-		listed |= op->touch[i] == dir->fileid;
-	if (!listed && op->ntouch < 2)
-		op->touch[op->ntouch++] = dir->fileid;
+	/* the directory's manager must hear of this version before the
+	 * client hears of the change */
+	for (int i = 0; i < op->ntouch; i++) {
+		if (op->touch[i] == dir->fileid) {
+			op->touch_ver[i] = p.version;
+			return 0;
+		}
+	}
+	if (op->ntouch < 2) {
+		op->touch[op->ntouch] = dir->fileid;
+		op->touch_ver[op->ntouch++] = p.version;
+	}
 	return 0;
 }
 

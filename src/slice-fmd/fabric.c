@@ -110,8 +110,15 @@ void fabric_close(struct fmd_fabric *fb)
 
 int fabric_connect(struct fmd *f, uint32_t node)
 {
-	for (uint32_t i = 0; i < f->cfg.nblockd; i++)
-		if (f->cfg.blockd[i].node == node)
-			return tpz_connect(f->fabric->ep, node, f->cfg.blockd[i].url, 2000);
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;   /* see peer_call */
+	for (uint32_t i = 0; i < f->cfg.nblockd; i++) {
+		if (f->cfg.blockd[i].node == node) {
+			pthread_mutex_lock(&mu);
+			int rc = tpz_peer_is_up(f->fabric->ep, node) ? 0
+				 : tpz_connect(f->fabric->ep, node, f->cfg.blockd[i].url, 2000);
+			pthread_mutex_unlock(&mu);
+			return rc;
+		}
+	}
 	return -ENOENT;
 }

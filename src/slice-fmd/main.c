@@ -637,8 +637,10 @@ int main(int argc, char **argv)
 	}
 	status = 0;
 out_threads:
-	if (c->managers > 1 && f->cq)
+	if (c->managers > 1 && f->cq) {
 		xop_stop_resolver(f);
+		remote_stop(f);
+	}
 	orpc_server_destroy(f->rpc);   /* no more requests */
 	data_pool_stop(f->io);         /* data calls finish (a WRITE queues its commit) */
 	commit_stop(f->cq);            /* what is queued is committed and answered */

@@ -13,6 +13,7 @@
 
 #include "nfs_op.h"
 #include "remote.h"
+#include "slice_fmd_wire.h"
 #include "slice_route.h"
 
 #define DEFAULT_REPLY_MAX 8192u
@@ -312,10 +313,12 @@ void nfs_start(struct fmd_op *op)
 		drc_key_make(op, &op->drc_key);
 		switch (drc_begin(f->drc, &op->drc_key, &msg, &len)) {
 		case DRC_IN_PROGRESS:
+			/* a forwarding manager repeating a call whose link broke:
+			 * it asks again until the first one's reply is here */
 			if (op->call)
 				orpc_call_drop(op->call);
 			else
-				remote_forward_reply(op, ORPC_SYSTEM_ERR, NULL, 0);
+				remote_forward_reply(op, FMD_FWD_IN_PROGRESS, NULL, 0);
 			nfs_op_free(op);
 			return;
 		case DRC_REPLAY:

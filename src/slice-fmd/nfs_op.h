@@ -81,7 +81,10 @@ struct fmd_op {
 	struct inode           rdir[2];
 	int                    nrdir;
 	uint64_t               touch[2];
+	uint64_t               touch_ver[2];   /* the partial's version our change made */
 	int                    ntouch;
+	int                    touch_wait;     /* touches still to be acknowledged */
+	struct fmd_op         *touch_next;     /* waiting for a touch (remote.c) */
 	void                 (*job)(struct fmd_op *op);
 	void                 (*after)(struct fmd_op *op);
 	void                  *xctx;          /* a cross-manager operation (xop.c) */

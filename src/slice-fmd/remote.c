@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "data.h"
 #include "fabric.h"
@@ -40,7 +41,17 @@ int peer_call(struct fmd *f, uint32_t idx, uint16_t op, const void *args, uint32
 	uint32_t node = f->cfg.peers[idx].node;
 	struct tpz_endpoint *ep = f->fabric->ep;
 	if (!tpz_peer_is_up(ep, node)) {
-		int rc = tpz_connect(ep, node, f->cfg.peers[idx].url, 2000);
+		/* Links between managers: the higher index connects to the lower
+		 * one, which waits a moment for it before connecting itself - two
+		 * ends connecting at once race inside libtrapeze (a channel leaks,
+		 * links get reset).  And one connect at a time from here. */
+		if (idx > f->cfg.index)
+			for (int i = 0; i < 100 && !tpz_peer_is_up(ep, node); i++)
+				usleep(10000);
+		static pthread_mutex_t connect_mu = PTHREAD_MUTEX_INITIALIZER;
+		pthread_mutex_lock(&connect_mu);
+		int rc = tpz_peer_is_up(ep, node) ? 0 : tpz_connect(ep, node, f->cfg.peers[idx].url, 2000);
+		pthread_mutex_unlock(&connect_mu);
 		if (rc < 0 && rc != -EISCONN && rc != -EALREADY) {
 			if (pl)
 				tpz_payload_free(ep, pl);
@@ -151,7 +162,13 @@ int remote_getattr(struct fmd *f, uint64_t fileid, uint32_t gen, struct inode *o
 	struct fmd_file a = { .fileid = fileid, .gen = gen };
 	struct nrpc_result res;
 	struct fmd_attr at;
-	int rc = peer_call(f, slice_fileid_manager(fileid), FMD_GETATTR, &a, sizeof(a), NULL, NULL, 5000, &res);
+	int rc;
+	for (int attempt = 0; attempt < 4; attempt++) {   /* idempotent: try again on a reset link */
+		rc = peer_call(f, slice_fileid_manager(fileid), FMD_GETATTR, &a, sizeof(a), NULL, NULL, 5000, &res);
+		if (rc != -ECONNRESET && rc != -EAGAIN)
+			break;
+		usleep(1000);
+	}
 	if (rc)
 		return rc;
 	if (res.res_len != sizeof(at))
@@ -200,14 +217,133 @@ int remote_touch(struct fmd *f, uint64_t dir)
 	return 0;
 }
 
-/* After a commit that changed names of directories held elsewhere: tell
- * their managers before the client hears of it. */
+/*
+ * After a commit that changed names of directories held elsewhere, the
+ * client is answered once each directory's manager has heard of our new
+ * count.  Touches to one directory are coalesced: while one is on its way,
+ * the ops that need a newer version wait, and the next touch (carrying the
+ * latest count, all of their changes) answers them all.  So a busy
+ * directory costs its manager one commit per round trip, not one per
+ * create made elsewhere.
+ */
+#define TOUCH_SLOTS 64
+
+struct tslot {
+	uint64_t       dir;          /* 0: free */
+	bool           busy;         /* a touch on its way */
+	uint64_t       acked;        /* newest version its manager has */
+	struct fmd_op *waiters;
+};
+
+static pthread_mutex_t ts_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct tslot tslots[TOUCH_SLOTS];
+
+static struct tslot *tslot_of(uint64_t dir)
+{
+	struct tslot *free_slot = NULL;
+	for (int i = 0; i < TOUCH_SLOTS; i++) {
+		if (tslots[i].dir == dir)
+			return &tslots[i];
+		if (!free_slot && !tslots[i].busy && !tslots[i].waiters)
+			free_slot = &tslots[i];
+	}
+	if (free_slot) {
+		free_slot->dir = dir;
+		free_slot->acked = 0;
+	}
+	return free_slot;
+}
+
+/* One of op's directories is acknowledged: the last one answers it. */
+static void touch_done(struct fmd_op *op)
+{
+	if (--op->touch_wait == 0) {
+		op->ntouch = 0;
+		nfs_finish(op);
+	}
+}
+
+static void touch_dir(struct fmd *f, struct fmd_op *op, uint64_t dir, uint64_t ver)
+{
+	pthread_mutex_lock(&ts_mu);
+	struct tslot *s = tslot_of(dir);
+	if (!s) {   /* more busy directories than slots: on our own */
+		pthread_mutex_unlock(&ts_mu);
+		remote_touch(f, dir);
+		pthread_mutex_lock(&ts_mu);
+		touch_done(op);
+		pthread_mutex_unlock(&ts_mu);
+		return;
+	}
+	if (s->acked >= ver) {
+		touch_done(op);
+		pthread_mutex_unlock(&ts_mu);
+		return;
+	}
+	op->touch_next = s->waiters;
+	s->waiters = op;
+	if (s->busy) {   /* the sender on its way will answer us */
+		pthread_mutex_unlock(&ts_mu);
+		return;
+	}
+	s->busy = true;
+	/* this thread sends until nobody waits */
+	while (s->waiters) {
+		pthread_mutex_unlock(&ts_mu);
+		MDB_txn *t;
+		struct partial p = { 0 };
+		if (store_rd(f->st, &t) == 0) {
+			partial_get(f->st, t, dir, &p);
+			store_rd_done(t);
+		}
+		int rc = remote_touch(f, dir);   /* sends what is stored now: >= every waiter's */
+		pthread_mutex_lock(&ts_mu);
+		if (rc == 0 || rc == -ENOENT || p.version == 0) {
+			if (p.version > s->acked)
+				s->acked = p.version;
+		} else {
+			/* unreachable: answer the waiters anyway (the change is
+			 * committed here; the resolver tells the directory later) */
+			s->acked = UINT64_MAX - 1;
+		}
+		struct fmd_op **pp = &s->waiters;
+		while (*pp) {
+			struct fmd_op *w = *pp;
+			uint64_t want = 0;
+			for (int i = 0; i < w->ntouch; i++)
+				if (w->touch[i] == dir)
+					want = w->touch_ver[i];
+			if (want <= s->acked) {
+				*pp = w->touch_next;
+				touch_done(w);
+			} else {
+				pp = &w->touch_next;
+			}
+		}
+		if (s->acked == UINT64_MAX - 1)
+			s->acked = 0;
+	}
+	s->busy = false;
+	pthread_mutex_unlock(&ts_mu);
+}
+
 void remote_after_touch(struct fmd_op *op)
 {
-	for (int i = 0; i < op->ntouch; i++)
-		remote_touch(op->f, op->touch[i]);
-	op->ntouch = 0;
-	nfs_finish(op);
+	if (op->ntouch == 0) {
+		nfs_finish(op);
+		return;
+	}
+	/* touch_done (under ts_mu) finishes op after the last directory */
+	pthread_mutex_lock(&ts_mu);
+	op->touch_wait = op->ntouch + 1;
+	pthread_mutex_unlock(&ts_mu);
+	int n = op->ntouch;
+	uint64_t dirs[2] = { op->touch[0], op->touch[1] }, vers[2] = { op->touch_ver[0], op->touch_ver[1] };
+	for (int i = 0; i < n; i++)
+		touch_dir(op->f, op, dirs[i], vers[i]);
+	pthread_mutex_lock(&ts_mu);
+	touch_done(op);
+	pthread_mutex_unlock(&ts_mu);
 }
 
 void remote_retry_touches(struct fmd *f)
@@ -444,16 +580,39 @@ void remote_forward_job(struct fmd_op *op)
 	int target = op->fwd_target;
 
 	fwd_fill_hdr(op, &h);
-	int rc = rbuf ? to_frames(f, &pl, &h, sizeof(h), op->args, op->args_len) : -ENOMEM;
-	if (rc == 0) {
-		struct tpz_payload rb = { .nseg = 1, .seg = { { rbuf, cap } } };
-		rc = peer_call(f, (uint32_t)target, FMD_FORWARD, NULL, 0, &pl, &rb, 20000, &res);
+	int rc = rbuf ? 0 : -ENOMEM;
+	/* frames or credit may run short for a moment under load: a few
+	 * tries before the client is told to come back */
+	for (int attempt = 0; rbuf && attempt < 80; attempt++) {   /* about 3 s at most */
+		rc = to_frames(f, &pl, &h, sizeof(h), op->args, op->args_len);
+		if (rc == 0) {
+			struct tpz_payload rb = { .nseg = 1, .seg = { { rbuf, cap } } };
+			rc = peer_call(f, (uint32_t)target, FMD_FORWARD, NULL, 0, &pl, &rb, 20000, &res);
+		}
+		/* a link that went down and up (a busy peer taken for dead):
+		 * the call may have run there - its DRC answers the repeat of a
+		 * non-idempotent call, so repeating is safe; answering JUKEBOX
+		 * would not be (the client's retry would find it done) */
+		bool link = rc == -ECONNRESET || rc == -ENOTCONN || rc == -ECONNREFUSED || rc == -ETIMEDOUT;
+		if (rc != -ENOBUFS && rc != -ENOMEM && rc != -EAGAIN && !link)
+			break;
+		usleep(1000 * (unsigned)(attempt < 20 ? attempt + 1 : 50));
 	}
 	struct fmd_fwd_res fr;
+	for (int wait = 0; rc == 0 && res.res_len == sizeof(fr) && wait < 100; wait++) {
+		memcpy(&fr, res.res, sizeof(fr));
+		if (fr.accept != FMD_FWD_IN_PROGRESS)
+			break;
+		usleep(20000);
+		if ((rc = to_frames(f, &pl, &h, sizeof(h), op->args, op->args_len)) == 0) {
+			struct tpz_payload rb = { .nseg = 1, .seg = { { rbuf, cap } } };
+			rc = peer_call(f, (uint32_t)target, FMD_FORWARD, NULL, 0, &pl, &rb, 20000, &res);
+		}
+	}
 	if (rc == 0 && res.res_len == sizeof(fr)) {
 		memcpy(&fr, res.res, sizeof(fr));
 		size_t n = res.payload_len ? from_reply(f, &res, rbuf, cap) : 0;
-		if (fr.accept != 0) {
+		if (fr.accept > 0) {
 			free(rbuf);
 			orpc_reply_error(op->call, (enum orpc_accept_stat)fr.accept);
 			nfs_op_free(op);
@@ -549,8 +708,32 @@ void remote_forward_reply(struct fmd_op *op, int accept, const uint8_t *body, si
 	op->fwd = NULL;
 }
 
+/* Connect to every lower-index manager now (they do not connect to us:
+ * see peer_call); those not up yet connect later, when first needed. */
+static void *connect_lower(void *arg)
+{
+	struct fmd *f = arg;
+	for (uint32_t i = 0; i < f->cfg.index; i++) {
+		struct nrpc_result res;
+		struct fmd_file a = { .fileid = 0 };
+		peer_call(f, i, FMD_GETATTR, &a, sizeof(a), NULL, NULL, 2000, &res);
+	}
+	return NULL;
+}
+
+static pthread_t connector;
+static bool connector_started;
+
+void remote_stop(struct fmd *f)
+{
+	if (connector_started)
+		pthread_join(connector, NULL);
+	connector_started = false;
+}
+
 int remote_start(struct fmd *f)
 {
+	connector_started = pthread_create(&connector, NULL, connect_lower, f) == 0;
 	struct nrpc *r = f->fabric->r;
 	int rc;
 	if ((rc = nrpc_register(r, FMD_FORWARD, srv_forward, f, NRPC_OP_FAST)) ||

@@ -14,6 +14,7 @@
 int  peer_call(struct fmd *f, uint32_t idx, uint16_t op, const void *args, uint32_t alen,
 	       struct tpz_payload *pl, struct tpz_payload *reply_buf, int timeout_ms, struct nrpc_result *res);
 int  remote_start(struct fmd *f);
+void remote_stop(struct fmd *f);
 
 void attr_to_wire(const struct inode *ino, struct fmd_attr *a);
 void attr_from_wire(uint64_t fileid, const struct fmd_attr *a, struct inode *ino);

@@ -686,6 +686,8 @@ void remote_pre_job(struct fmd_op *op)
 		break;
 	}
 	if (rc) {   /* the directory's manager is unreachable: later */
+		fmd_log(LOG_DEBUG, "%s: the directory's manager did not answer (%s)", nfs_procs[op->proc].name,
+			strerror(-rc));
 		nfs_fail(op, NFS3ERR_JUKEBOX);
 		nfs_finish(op);
 		return;
