@@ -18,6 +18,13 @@
 # Then 16 client processes, each with its own connection and directory
 # (2 000 files each), against each server.
 #
+# Managers: a volume of 1, 2 and 4 slice-fmd managers (--sync full) and, for
+# reference, ganesha, driven by fmd-meta --raw-ports: raw NFSv3 calls on the
+# directory's handle (CREATE, LOOKUP, REMOVE, RENAME, as a kernel client with
+# warm caches sends them), each sent to the manager that holds the name
+# (libslice's routing), one connection per manager and client; one client,
+# then 16.  Empty files: the name space's rate, not the block servers'.
+#
 # Servers: slice-fmd with one manager (its store on /var/tmp, --sync full:
 # every answered change is on disk; and --sync data, one flush per commit),
 # and nfs-ganesha 4.3 with the VFS FSAL exporting a directory on the same
@@ -47,6 +54,7 @@ if ((QUICK)); then FILES=2000 MIXED=2000 FILES16=300 MIXED16=300; fi
 DATA=0
 [[ -x $BLOCKD ]] && DATA=1
 FABRIC=fmdbench$$
+MANAGERS=(1 2 4)
 
 mkdir -p "$OUT" "$LOGS"
 trap 'stop_all_bg; rm -rf "$WORK"; rm -f /dev/shm/*"$FABRIC"* 2>/dev/null' EXIT
@@ -57,7 +65,7 @@ trap 'stop_all_bg; rm -rf "$WORK"; rm -f /dev/shm/*"$FABRIC"* 2>/dev/null' EXIT
 fmd_up() {
     local tag=$1 line np mp i
     shift
-    rm -rf "$WORK/$tag"
+    rm -rf "${WORK:?}/$tag"
     mkdir -p "$WORK"
     FMD_PIDS=()
     local extra=()
@@ -68,14 +76,14 @@ fmd_up() {
             FMD_PIDS+=("$BG_PID")
         done
         sleep 0.3
-        extra=(--node 1 --fabric "$FABRIC" --blockd 2=shm --blockd 3=shm)
+        extra=(--node 1 --fabric "$FABRIC" --blockd "2=shm" --blockd "3=shm")
     fi
     : >"$LOGS/$tag-r$REP.out"
     start_bg "$LOGS/$tag-r$REP.log" "$FMD" --data "$WORK/$tag" --export /export \
         --volume bench --nfs-port 0 --mount-port 0 --no-rpcbind --no-root-squash --root-mode 0777 \
         "${extra[@]}" "$@"
     FMD_PIDS+=("$BG_PID")
-    SERVER_PID=$BG_PID
+    SERVER_PIDS=("$BG_PID")
     # its ready line went to the log with stderr: find it
     for ((i = 0; i < 100; i++)); do
         line=$(grep -m1 '^ready nfs=' "$LOGS/$tag-r$REP.log" 2>/dev/null) && break
@@ -86,6 +94,53 @@ fmd_up() {
     [[ -n $np ]] || { log "ERROR: slice-fmd did not start (see $LOGS/$tag-r$REP.log)"; return 1; }
     FMD_URL="nfs://127.0.0.1/export?nfsport=$np&mountport=$mp"
 }
+# fmd_volume_up TAG N ARGS...: a fresh volume of N managers (manager i is
+# Trapeze node 2 + i on a shm fabric, a cluster secret for the handles' key;
+# the block servers, if any, nodes 20 and 21) -> FMD_URL (manager 0),
+# FMD_RAW (NFS:MOUNT of every manager, in index order), FMD_PIDS
+fmd_volume_up() {
+    local tag=$1 n=$2 line np mp i j k
+    shift 2
+    rm -rf "${WORK:?}/$tag"
+    mkdir -p "$WORK/$tag"
+    printf 'fmd-bench-secret-%s\n' "$$" >"$WORK/$tag/secret"
+    chmod 600 "$WORK/$tag/secret"
+    FMD_PIDS=()
+    SERVER_PIDS=()
+    local extra=()
+    if ((DATA)); then
+        for i in 20 21; do
+            start_bg "$LOGS/$tag-blockd$i-r$REP.log" "$BLOCKD" --node $i --data "$WORK/$tag/blockd$i" \
+                --cache-mb 32 --fabric "$FABRIC" --listen shm --secret-file "$WORK/$tag/secret"
+            FMD_PIDS+=("$BG_PID")
+        done
+        sleep 0.3
+        extra=(--blockd "20=shm" --blockd "21=shm")
+    fi
+    FMD_RAW=""
+    for ((i = 0; i < n; i++)); do
+        local peers=()
+        for ((j = 0; j < n; j++)); do ((j != i)) && peers+=(--peer-fmd "$j=$((2 + j))=shm"); done
+        start_bg "$LOGS/$tag-m$i-r$REP.log" "$FMD" --data "$WORK/$tag/m$i" --export /export \
+            --volume bench --nfs-port 0 --mount-port 0 --no-rpcbind --no-root-squash --root-mode 0777 \
+            --managers "$n" --index "$i" --node $((2 + i)) --fabric "$FABRIC" \
+            --secret-file "$WORK/$tag/secret" "${peers[@]}" "${extra[@]}" "$@"
+        FMD_PIDS+=("$BG_PID")
+        SERVER_PIDS+=("$BG_PID")
+        line=""
+        for ((k = 0; k < 100; k++)); do
+            line=$(grep -m1 '^ready nfs=' "$LOGS/$tag-m$i-r$REP.log" 2>/dev/null) && break
+            sleep 0.1
+        done
+        np=$(sed -n 's/^ready nfs=\([0-9]*\) mount=\([0-9]*\)$/\1/p' <<<"$line")
+        mp=$(sed -n 's/^ready nfs=\([0-9]*\) mount=\([0-9]*\)$/\2/p' <<<"$line")
+        [[ -n $np ]] || { log "ERROR: manager $i did not start (see $LOGS/$tag-m$i-r$REP.log)"; return 1; }
+        FMD_RAW+="${FMD_RAW:+,}$np:$mp"
+        ((i == 0)) && FMD_URL="nfs://127.0.0.1/export?nfsport=$np&mountport=$mp"
+    done
+    return 0
+}
+
 fmd_down() {
     local p
     for p in "${FMD_PIDS[@]}"; do stop_bg "$p"; done
@@ -110,7 +165,7 @@ ganesha_up() {
     start_bg "$LOGS/ganesha-r$REP.out" ganesha.nfsd -F -f "$conf" \
         -L "$LOGS/ganesha-r$REP.log" -p "$WORK/ganesha.pid" -N NIV_EVENT
     GANESHA_PID=$BG_PID
-    SERVER_PID=$BG_PID
+    SERVER_PIDS=("$BG_PID")
     GANESHA_URL="nfs://127.0.0.1/export?nfsport=$((PORT_BASE + 1))&mountport=$((PORT_BASE + 2))"
     for ((i = 0; i < 300; i++)); do
         timeout 5 nfs-ls "$GANESHA_URL" >/dev/null 2>&1 && return 0
@@ -128,22 +183,26 @@ ganesha_down() {
 
 # ---- runs -------------------------------------------------------------------------
 
-# pin_server PID CLIENTS: one client: the server's threads on CPU_S (the
-# client goes on CPU_C); many: anywhere
-pin_server() {
-    local cpus=$CPU_S
-    (($2 > 1)) && cpus=$CPU_S,$CPU_C
-    taskset -a -cp "$cpus" "$1" >/dev/null 2>&1 || log "WARN: could not pin $1"
+# pin_servers CLIENTS: one client: the servers' threads (every manager's;
+# the block servers' are left alone) on CPU_S (the client goes on CPU_C);
+# many: anywhere
+pin_servers() {
+    local cpus=$CPU_S p
+    (($1 > 1)) && cpus=$CPU_S,$CPU_C
+    for p in "${SERVER_PIDS[@]}"; do
+        taskset -a -cp "$cpus" "$p" >/dev/null 2>&1 || log "WARN: could not pin $p"
+    done
 }
 
-# meta GROUP NAME URL CLIENTS FILES MIXED SIZE: fmd-meta once, its rates emitted
-# (SERVER_PID: the server to pin)
+# meta GROUP NAME URL CLIENTS FILES MIXED SIZE [FMD-META ARGS...]: fmd-meta
+# once, its rates emitted (SERVER_PIDS: the servers to pin)
 meta() {
     local group=$1 name=$2 url=$3 k=$4 n=$5 m=$6 sz=$7 logf line pin=() p
+    shift 7
     logf=$LOGS/$group-$name-r$REP.json
-    pin_server "$SERVER_PID" "$k"
+    pin_servers "$k"
     ((k == 1)) && pin=(taskset -c "$CPU_C")
-    timeout 900 "${pin[@]}" "$META" "$url" --clients "$k" --files "$n" --mixed "$m" --size "$sz" \
+    timeout 900 "${pin[@]}" "$META" "$url" --clients "$k" --files "$n" --mixed "$m" --size "$sz" "$@" \
         >"$logf" 2>"$logf.err"
     line=$(tail -1 "$logf")
     if ! grep -q '"ok":true' <<<"$line"; then
@@ -174,12 +233,29 @@ run_ganesha() {
     meta ganesha c1.4KiB "$GANESHA_URL" 1 "$FILES" "$MIXED" 4096
     meta ganesha c16.0B "$GANESHA_URL" 16 "$FILES16" "$MIXED16" 0
     meta ganesha c16.4KiB "$GANESHA_URL" 16 "$FILES16" "$MIXED16" 4096
+    local raw="$((PORT_BASE + 1)):$((PORT_BASE + 2))"
+    meta ganesha raw.c1 "$GANESHA_URL" 1 "$FILES" "$MIXED" 0 --raw-ports "$raw"
+    meta ganesha raw.c16 "$GANESHA_URL" 16 "$FILES16" "$MIXED16" 0 --raw-ports "$raw"
     ganesha_down
+}
+
+# a volume of 1, 2, 4 managers, raw routed calls
+run_managers() {
+    local n
+    for n in "${MANAGERS[@]}"; do
+        fmd_volume_up "fmd-m$n" "$n" --sync full || { fmd_down; continue; }
+        meta "fmd-m$n" raw.c1 "$FMD_URL" 1 "$FILES" "$MIXED" 0 --raw-ports "$FMD_RAW"
+        meta "fmd-m$n" raw.c16 "$FMD_URL" 16 "$FILES16" "$MIXED16" 0 --raw-ports "$FMD_RAW"
+        grep -hE 'NFS calls|commits' "$LOGS/fmd-m$n"-m*-r"$REP".log >&2
+        fmd_down
+    done
 }
 
 # ---- report -----------------------------------------------------------------------
 
-orna() { [[ -n ${1:-} ]] && echo "$1" || echo "n/a"; }
+# a median as a whole number of ops/s (lib.sh's are %.4g: 4.564e+04), or n/a
+orna() { [[ -n ${1:-} ]] && awk -v v="$1" 'BEGIN { printf "%.0f\n", v }' || echo "n/a"; }
+ornr() { [[ -n ${1:-} ]] && echo "$1" || echo "n/a"; }
 ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a != "" && b != "" && b > 0) printf "%.2f", a / b }'; }
 met() { # VALUE ge|le TARGET
     [[ -z ${1:-} ]] && { echo "n/a"; return; }
@@ -195,18 +271,43 @@ goal_table() {
             o=$(med fmd-full "c1.$sz.$p")
             g=$(med ganesha "c1.$sz.$p")
             r=$(ratio "$o" "$g")
-            echo "| 1 client, $p ($sz files), --sync full | $(orna "$o") | $(orna "$g") | $(orna "$r") | ≥ 2× ganesha | $(met "$r" ge 2) |"
+            echo "| 1 client, $p ($sz files), --sync full | $(orna "$o") | $(orna "$g") | $(ornr "$r") | ≥ 2× ganesha | $(met "$r" ge 2) |"
             o=$(med fmd-data "c1.$sz.$p")
             r=$(ratio "$o" "$g")
-            echo "| 1 client, $p ($sz files), --sync data | $(orna "$o") | $(orna "$g") | $(orna "$r") | ≥ 2× ganesha | $(met "$r" ge 2) |"
+            echo "| 1 client, $p ($sz files), --sync data | $(orna "$o") | $(orna "$g") | $(ornr "$r") | ≥ 2× ganesha | $(met "$r" ge 2) |"
         done
     done
     o=$(med fmd-full c16.0B.create)
     g=$(med ganesha c16.0B.create)
-    echo "| 16 clients, creates/s (empty files), one manager | $(orna "$o") | $(orna "$g") | $(orna "$(ratio "$o" "$g")") | ≥ 20 000/s | $(met "$o" ge 20000) |"
+    echo "| 16 clients, creates/s (empty files), one manager | $(orna "$o") | $(orna "$g") | $(ornr "$(ratio "$o" "$g")") | ≥ 20 000/s | $(met "$o" ge 20000) |"
     o=$(med fmd-full c16.4KiB.create)
     g=$(med ganesha c16.4KiB.create)
-    echo "| 16 clients, creates/s (4 KiB files), one manager | $(orna "$o") | $(orna "$g") | $(orna "$(ratio "$o" "$g")") | ≥ 20 000/s | $(met "$o" ge 20000) |"
+    echo "| 16 clients, creates/s (4 KiB files), one manager | $(orna "$o") | $(orna "$g") | $(ornr "$(ratio "$o" "$g")") | ≥ 20 000/s | $(met "$o" ge 20000) |"
+    o=$(med fmd-m1 raw.c16.create)
+    g=$(med ganesha raw.c16.create)
+    echo "| 16 clients, raw CREATE/s (empty files), one manager | $(orna "$o") | $(orna "$g") | $(ornr "$(ratio "$o" "$g")") | ≥ 20 000/s | $(met "$o" ge 20000) |"
+    local m1 m2 m4 grows="n/a"
+    for p in create stat; do
+        m1=$(med fmd-m1 "raw.c16.$p")
+        m2=$(med fmd-m2 "raw.c16.$p")
+        m4=$(med fmd-m4 "raw.c16.$p")
+        [[ -n $m1 && -n $m2 && -n $m4 ]] &&
+            grows=$(awk -v a="$m1" -v b="$m2" -v c="$m4" 'BEGIN { print (b > a && c > b) ? "yes" : "**no**" }')
+        echo "| 16 clients, raw $p/s with 1 / 2 / 4 managers | $(orna "$m1") / $(orna "$m2") / $(orna "$m4") | | | grows with managers | $grows |"
+    done
+}
+
+managers_table() {
+    local cfg p row g
+    echo "| configuration | create | stat | mixed | remove |"
+    echo "|---|---:|---:|---:|---:|"
+    for cfg in raw.c1 raw.c16; do
+        for g in "${MANAGERS[@]/#/fmd-m}" ganesha; do
+            row="| $g, $cfg"
+            for p in create stat mixed remove; do row+=" | $(orna "$(med "$g" "$cfg.$p")")"; done
+            echo "$row |"
+        done
+    done
 }
 
 rate_table() {
@@ -245,16 +346,26 @@ write_md() {
         echo
         goal_table
         echo
-        echo "## Rates (ops/s)"
+        echo "## Rates (ops/s), one manager, libnfs's path API"
         echo
         rate_table
+        echo
+        echo "## Rates (ops/s) by number of managers, raw routed calls"
+        echo
+        echo "fmd-meta --raw-ports: CREATE (empty file), LOOKUP, REMOVE, RENAME on the"
+        echo "directory's handle, each sent to the manager of the name; \`fmd-mN\` is a"
+        echo "volume of N managers (--sync full), ganesha the same client on one server."
+        echo "One client: all managers on CPU $CPU_S; 16 clients: nothing pinned."
+        echo
+        managers_table
         echo
         md_every_figure
     } >"$MD"
 }
 
 write_png() {
-    local dat=$LOGS/plot.dat cfg g
+    local dat=$LOGS/plot.dat cfg g p
+    write_png_managers
     have gnuplot || { log "WARN: gnuplot missing, no plot"; return 0; }
     : >"$dat"
     for cfg in c1.0B c1.4KiB c16.0B c16.4KiB; do
@@ -282,6 +393,36 @@ plot "$dat" using 2:xtic(1) title "slice-fmd --sync full" lc rgb "#2b7bba", \
 EOF
 }
 
+write_png_managers() {
+    local dat=$LOGS/plot-managers.dat cfg g p png=${PNG%.png}-managers.png
+    have gnuplot || return 0
+    : >"$dat"
+    for cfg in raw.c1 raw.c16; do
+        for p in create stat mixed remove; do
+            printf '"%s %s"' "$cfg" "$p" >>"$dat"
+            for g in "${MANAGERS[@]/#/fmd-m}" ganesha; do
+                printf '\t%s' "$(orna "$(med "$g" "$cfg.$p")" | sed 's#n/a#?#')" >>"$dat"
+            done
+            echo >>"$dat"
+        done
+    done
+    gnuplot >"$LOGS/gnuplot-managers.log" 2>&1 <<EOF || log "WARN: gnuplot failed (see $LOGS/gnuplot-managers.log)"
+set terminal png size 1200,600 font ",10" noenhanced
+set output "$png"
+set title "NFSv3 metadata rate, raw routed calls: a volume of 1, 2, 4 slice-fmd managers vs nfs-ganesha (ops/s)"
+$GP_HISTOGRAMS
+set datafile missing "?"
+set grid ytics
+set key top right
+set xtics rotate by -30 left
+set logscale y
+plot "$dat" using 2:xtic(1) title "1 manager" lc rgb "#9ecae1", \\
+     "" using 3 title "2 managers" lc rgb "#4292c6", \\
+     "" using 4 title "4 managers" lc rgb "#08519c", \\
+     "" using 5 title "nfs-ganesha VFS" lc rgb "#d95f02"
+EOF
+}
+
 install_peers nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils gnuplot-nox
 build_ours build/bin/slice-fmd build/bench/fmd-meta
-bench_run run_fmd run_ganesha
+bench_run run_fmd run_managers run_ganesha

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -79,6 +80,7 @@ static inline void ft_init_base(void)
 	snprintf(ft_base, sizeof(ft_base), "/tmp/%s-%d", tl_test_name, (int)getpid());
 	mkdir(ft_base, 0700);
 	atexit(ft_cleanup);
+	tl_alarm_hook = ft_cleanup;   /* the watchdog exits without atexit */
 }
 
 /* Start d (again, with the same data directory and options, if it ran
@@ -90,6 +92,10 @@ static inline void ft_start(struct ft_daemon *d)
 	pid_t pid = fork();
 	CHECK(pid >= 0, "fork");
 	if (pid == 0) {
+		/* never outlive the test, even one killed by its runner */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(127);
 		char *argv[64];
 		int a = 0;
 		static char buf[1700];

@@ -31,6 +31,9 @@ static void start_blockd(int i)
 	pid_t pid = fork();
 	CHECK(pid >= 0, "fork");
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);   /* never outlive the test */
+		if (getppid() == 1)
+			_exit(127);
 		dup2(out[1], 1);
 		int fd = open(logf, O_WRONLY | O_CREAT | O_APPEND, 0644);
 		if (fd >= 0)
