@@ -18,7 +18,10 @@
 # Then 16 client processes, each with its own connection and directory
 # (2 000 files each), against each server.
 #
-# Managers: a volume of 1, 2 and 4 slice-fmd managers (--sync full) and, for
+# Managers: a volume of 1, 2 and 4 slice-fmd managers (--sync full) placing
+# names by hashing (fmd-mN), and of 2 and 4 by mkdir switching (fmd-sN,
+# --mkdir-switch 1000*(N-1)/N: each client's directory on a manager of its
+# own, evenly) and, for
 # reference, ganesha, driven by fmd-meta --raw-ports: raw NFSv3 calls on the
 # directory's handle (CREATE, LOOKUP, REMOVE, RENAME, as a kernel client with
 # warm caches sends them), each sent to the manager that holds the name
@@ -55,6 +58,8 @@ DATA=0
 [[ -x $BLOCKD ]] && DATA=1
 FABRIC=fmdbench$$
 MANAGERS=(1 2 4)
+SWITCHED=(2 4)
+MGROUPS=("${MANAGERS[@]/#/fmd-m}" "${SWITCHED[@]/#/fmd-s}")
 
 mkdir -p "$OUT" "$LOGS"
 trap 'stop_all_bg; rm -rf "$WORK"; rm -f /dev/shm/*"$FABRIC"* 2>/dev/null' EXIT
@@ -239,14 +244,20 @@ run_ganesha() {
     ganesha_down
 }
 
-# a volume of 1, 2, 4 managers, raw routed calls
+# a volume of 1, 2, 4 managers (name hashing), of 2, 4 (mkdir switching),
+# raw routed calls
 run_managers() {
-    local n
-    for n in "${MANAGERS[@]}"; do
-        fmd_volume_up "fmd-m$n" "$n" --sync full || { fmd_down; continue; }
-        meta "fmd-m$n" raw.c1 "$FMD_URL" 1 "$FILES" "$MIXED" 0 --raw-ports "$FMD_RAW"
-        meta "fmd-m$n" raw.c16 "$FMD_URL" 16 "$FILES16" "$MIXED16" 0 --raw-ports "$FMD_RAW"
-        grep -hE 'NFS calls|commits' "$LOGS/fmd-m$n"-m*-r"$REP".log >&2
+    local n g
+    for g in "${MGROUPS[@]}"; do
+        n=${g#fmd-?}
+        if [[ $g == fmd-s* ]]; then
+            fmd_volume_up "$g" "$n" --sync full --mkdir-switch $((1000 * (n - 1) / n)) || { fmd_down; continue; }
+        else
+            fmd_volume_up "$g" "$n" --sync full || { fmd_down; continue; }
+        fi
+        meta "$g" raw.c1 "$FMD_URL" 1 "$FILES" "$MIXED" 0 --raw-ports "$FMD_RAW"
+        meta "$g" raw.c16 "$FMD_URL" 16 "$FILES16" "$MIXED16" 0 --raw-ports "$FMD_RAW"
+        grep -hE 'NFS calls|commits' "$LOGS/$g"-m*-r"$REP".log >&2
         fmd_down
     done
 }
@@ -286,14 +297,17 @@ goal_table() {
     o=$(med fmd-m1 raw.c16.create)
     g=$(med ganesha raw.c16.create)
     echo "| 16 clients, raw CREATE/s (empty files), one manager | $(orna "$o") | $(orna "$g") | $(ornr "$(ratio "$o" "$g")") | ≥ 20 000/s | $(met "$o" ge 20000) |"
-    local m1 m2 m4 grows="n/a"
-    for p in create stat; do
-        m1=$(med fmd-m1 "raw.c16.$p")
-        m2=$(med fmd-m2 "raw.c16.$p")
-        m4=$(med fmd-m4 "raw.c16.$p")
-        [[ -n $m1 && -n $m2 && -n $m4 ]] &&
-            grows=$(awk -v a="$m1" -v b="$m2" -v c="$m4" 'BEGIN { print (b > a && c > b) ? "yes" : "**no**" }')
-        echo "| 16 clients, raw $p/s with 1 / 2 / 4 managers | $(orna "$m1") / $(orna "$m2") / $(orna "$m4") | | | grows with managers | $grows |"
+    local m1 m2 m4 grows pl
+    for pl in m s; do
+        for p in create stat; do
+            grows="n/a"
+            m1=$(med fmd-m1 "raw.c16.$p")
+            m2=$(med "fmd-${pl}2" "raw.c16.$p")
+            m4=$(med "fmd-${pl}4" "raw.c16.$p")
+            [[ -n $m1 && -n $m2 && -n $m4 ]] &&
+                grows=$(awk -v a="$m1" -v b="$m2" -v c="$m4" 'BEGIN { print (b > a && c > b) ? "yes" : "**no**" }')
+            echo "| 16 clients, raw $p/s with 1 / 2 / 4 managers, $([[ $pl == m ]] && echo "name hashing" || echo "mkdir switching") | $(orna "$m1") / $(orna "$m2") / $(orna "$m4") | | | grows with managers | $grows |"
+        done
     done
 }
 
@@ -302,7 +316,7 @@ managers_table() {
     echo "| configuration | create | stat | mixed | remove |"
     echo "|---|---:|---:|---:|---:|"
     for cfg in raw.c1 raw.c16; do
-        for g in "${MANAGERS[@]/#/fmd-m}" ganesha; do
+        for g in "${MGROUPS[@]}" ganesha; do
             row="| $g, $cfg"
             for p in create stat mixed remove; do row+=" | $(orna "$(med "$g" "$cfg.$p")")"; done
             echo "$row |"
@@ -354,7 +368,9 @@ write_md() {
         echo
         echo "fmd-meta --raw-ports: CREATE (empty file), LOOKUP, REMOVE, RENAME on the"
         echo "directory's handle, each sent to the manager of the name; \`fmd-mN\` is a"
-        echo "volume of N managers (--sync full), ganesha the same client on one server."
+        echo "volume of N managers placing names by hashing, \`fmd-sN\` by mkdir switching"
+        echo "(each client's directory on one manager; --sync full); ganesha the same"
+        echo "client on one server."
         echo "One client: all managers on CPU $CPU_S; 16 clients: nothing pinned."
         echo
         managers_table
@@ -400,7 +416,7 @@ write_png_managers() {
     for cfg in raw.c1 raw.c16; do
         for p in create stat mixed remove; do
             printf '"%s %s"' "$cfg" "$p" >>"$dat"
-            for g in "${MANAGERS[@]/#/fmd-m}" ganesha; do
+            for g in "${MGROUPS[@]}" ganesha; do
                 printf '\t%s' "$(orna "$(med "$g" "$cfg.$p")" | sed 's#n/a#?#')" >>"$dat"
             done
             echo >>"$dat"
@@ -409,7 +425,7 @@ write_png_managers() {
     gnuplot >"$LOGS/gnuplot-managers.log" 2>&1 <<EOF || log "WARN: gnuplot failed (see $LOGS/gnuplot-managers.log)"
 set terminal png size 1200,600 font ",10" noenhanced
 set output "$png"
-set title "NFSv3 metadata rate, raw routed calls: a volume of 1, 2, 4 slice-fmd managers vs nfs-ganesha (ops/s)"
+set title "NFSv3 metadata rate, raw routed calls: volumes of 1, 2, 4 slice-fmd managers vs nfs-ganesha (ops/s)"
 $GP_HISTOGRAMS
 set datafile missing "?"
 set grid ytics
@@ -417,9 +433,11 @@ set key top right
 set xtics rotate by -30 left
 set logscale y
 plot "$dat" using 2:xtic(1) title "1 manager" lc rgb "#9ecae1", \\
-     "" using 3 title "2 managers" lc rgb "#4292c6", \\
-     "" using 4 title "4 managers" lc rgb "#08519c", \\
-     "" using 5 title "nfs-ganesha VFS" lc rgb "#d95f02"
+     "" using 3 title "2 managers, name hashing" lc rgb "#4292c6", \\
+     "" using 4 title "4 managers, name hashing" lc rgb "#08519c", \\
+     "" using 5 title "2 managers, mkdir switching" lc rgb "#74c476", \\
+     "" using 6 title "4 managers, mkdir switching" lc rgb "#238b45", \\
+     "" using 7 title "nfs-ganesha VFS" lc rgb "#d95f02"
 EOF
 }
 

@@ -13,8 +13,9 @@
  *   FMD_LIST     the names of a directory that one manager holds (READDIR)
  *   FMD_PREPARE  / FMD_DECIDE / FMD_QUERY: the two-phase commit of an
  *                operation that spans managers (rename, link, remove of a
- *                file held elsewhere, rmdir of a spread directory), with an
- *                intention log on both sides
+ *                file held elsewhere, rmdir of a spread directory, mkdir
+ *                and rmdir of a directory switched to another manager),
+ *                with an intention log on both sides
  */
 #ifndef SLICE_FMD_WIRE_H
 #define SLICE_FMD_WIRE_H
@@ -123,7 +124,18 @@ enum fmd_intent_kind {
 	FMD_I_LINK_INODE = 2,    /* one more link to a file held here */
 	FMD_I_UNLINK_INODE = 3,  /* one link less to a file held here */
 	FMD_I_RMDIR_CHECK = 4,   /* no names of this directory here; none until decided */
+	FMD_I_MKDIR_INODE = 5,   /* mkdir switching: a new directory held here, named by the coordinator */
+	FMD_I_RMDIR_INODE = 6,   /* mkdir switching: remove this directory (empty) held here */
 };
+
+/* FMD_I_MKDIR_INODE: the new directory's attributes, in fmd_intent.name
+ * (dir: its parent; fileid: its birth time in ns, for ctime; the
+ * participant picks the file id and generation, returned in the vote). */
+struct fmd_mkdir_attr {
+	uint32_t mode, uid, gid, rsv;
+	uint64_t atime, mtime;   /* ns */
+};
+_Static_assert(sizeof(struct fmd_mkdir_attr) == 32, "fits fmd_intent.name");
 
 /* What a participant is asked to prepare.  name: the destination name of
  * a rename (NUL-padded). */
@@ -140,8 +152,9 @@ _Static_assert(sizeof(struct fmd_intent) == NRPC_INLINE_MAX, "fmd_intent is 64 b
 
 struct fmd_vote {
 	int32_t  nfs_status;     /* 0 yes; else the NFS status that refuses (EXIST, NOTEMPTY...) */
-	uint32_t rsv;
-	uint64_t replaced;       /* RENAME_DST: the file id the name named before, or 0 */
+	uint32_t gen;            /* MKDIR_INODE: the new directory's generation */
+	uint64_t replaced;       /* RENAME_DST: the file id the name named before, or 0;
+	                            MKDIR_INODE: the new directory's file id */
 };
 
 #define FMD_DECIDE_COMMIT 1u

@@ -214,9 +214,13 @@ static void verify(struct chk *c)
 		if (ino.type != NF3DIR && s->names_in)
 			PROBLEM(c, "%llu is not a directory but has names in it", id);
 		if (ino.type == NF3DIR) {
-			if (s->links != (root ? 0u : 1u))
+			/* mkdir switching: a directory held here may be named
+			 * by its parent's manager */
+			bool named_away = multi && !root && s->links == 0 && !op_is_ours(f, ino.parent) &&
+					  (ino.flags & INO_LOCAL_DIR);
+			if (s->links != (root ? 0u : 1u) && !named_away)
 				PROBLEM(c, "directory %llu has %u names", id, s->links);
-			if (!root && ino.parent != s->parent)
+			if (!root && !named_away && ino.parent != s->parent)
 				PROBLEM(c, "directory %llu: parent %llu, named in %llu", id,
 					(unsigned long long)ino.parent, (unsigned long long)s->parent);
 			if (ino.nlink != 2 + s->subdirs)

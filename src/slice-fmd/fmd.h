@@ -72,6 +72,7 @@ struct fmd_config {
 	uint32_t    batch_max;        /* mutations per commit */
 	int         sync;             /* FMD_SYNC_* */
 	uint32_t    spin_us;          /* RPC loop and commit thread spin before sleeping */
+	int32_t     mkdir_switch;     /* --mkdir-switch: permille, -1 if not given */
 	const char *crash_at;         /* test hook: "POINT[:N]" */
 	bool        check;            /* --check: verify the store and exit */
 };
@@ -336,6 +337,12 @@ struct fmd {
 	uint64_t           fsid;
 	uint64_t           root;          /* root directory's file id */
 	uint32_t           root_gen;
+	/* the volume's placement of directories (fixed when it was made):
+	 * name hashing (every directory's names spread over the managers),
+	 * or mkdir switching (a directory's names live with it; a new
+	 * directory goes to another manager with probability switch_pm/1000) */
+	bool               switching;
+	uint32_t           switch_pm;
 	_Atomic uint64_t   writeverf;     /* new at every start, and when a block
 	                                     server lost unstable writes */
 	atomic_bool        stopping;

@@ -23,6 +23,7 @@
 #include "fabric.h"
 #include "nfs_op.h"
 #include "remote.h"
+#include "slice_route.h"
 
 static uint32_t log_index;
 static int log_verbose;
@@ -61,7 +62,8 @@ void fmd_crash_point(struct fmd *f, const char *point)
 
 void fmd_root_fh(struct fmd *f, uint8_t out[FH_SIZE])
 {
-	struct fh h = { .manager = (uint32_t)(f->root >> 56), .volid = f->volid, .fileid = f->root, .gen = f->root_gen };
+	struct fh h = { .manager = (uint32_t)(f->root >> 56), .volid = f->volid, .fileid = f->root, .gen = f->root_gen,
+			.flags = f->switching ? SLICE_FH_F_LOCAL : 0 };
 	fh_encode(&h, out);
 }
 
@@ -89,6 +91,10 @@ static void usage(FILE *o)
 "  --secret-file F       cluster secret (Trapeze tcp; with N > 1 also the key\n"
 "                        of the file handles, shared by all managers)\n"
 "  --tpz-listen URL      also take Trapeze connections at tcp://ADDR:PORT\n"
+"  --mkdir-switch PM     a new volume places directories by mkdir switching:\n"
+"                        a directory's names live with it, and a new one goes\n"
+"                        to another manager with probability PM/1000 (default:\n"
+"                        name hashing: every directory spread over all managers)\n"
 "  --blockd NODE=URL     a block server (repeat; stripe order)\n"
 "  --stripe-unit BYTES   stripe unit of new files (default 262144)\n"
 "  --root-squash         map uid/gid 0 to the anonymous ids (default)\n"
@@ -160,7 +166,8 @@ static int parse_args(int argc, char **argv, struct fmd_config *c, struct extra 
 	enum { O_DATA = 256, O_EXPORT, O_VOLUME, O_LISTEN, O_NFSPORT, O_MNTPORT, O_MANAGERS,
 	       O_INDEX, O_NODE, O_FABRIC, O_SECRET, O_BLOCKD, O_STRIPE, O_SQUASH, O_NOSQUASH,
 	       O_ANON, O_ALLOW, O_ROOTOWNER, O_ROOTMODE, O_RPCBIND, O_NORPCBIND, O_DBSIZE,
-	       O_BATCH, O_DTHREADS, O_NOSYNC, O_CRASH, O_PEER, O_CHECK, O_TPZLISTEN, O_SPIN, O_SYNC };
+	       O_BATCH, O_DTHREADS, O_NOSYNC, O_CRASH, O_PEER, O_CHECK, O_TPZLISTEN, O_SPIN, O_SYNC,
+	       O_MKDIRSW };
 	static const struct option opts[] = {
 		{ "data", 1, 0, O_DATA }, { "export", 1, 0, O_EXPORT }, { "volume", 1, 0, O_VOLUME },
 		{ "listen-addr", 1, 0, O_LISTEN }, { "nfs-port", 1, 0, O_NFSPORT },
@@ -176,6 +183,7 @@ static int parse_args(int argc, char **argv, struct fmd_config *c, struct extra 
 		{ "no-sync", 0, 0, O_NOSYNC }, { "crash-at", 1, 0, O_CRASH }, { "sync", 1, 0, O_SYNC },
 		{ "peer-fmd", 1, 0, O_PEER }, { "check", 0, 0, O_CHECK },
 		{ "tpz-listen", 1, 0, O_TPZLISTEN }, { "spin-us", 1, 0, O_SPIN },
+		{ "mkdir-switch", 1, 0, O_MKDIRSW },
 		{ "verbose", 0, 0, 'v' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	uint32_t v;
@@ -282,6 +290,11 @@ static int parse_args(int argc, char **argv, struct fmd_config *c, struct extra 
 			break;
 		case O_CRASH: c->crash_at = optarg; break;
 		case O_CHECK: c->check = true; break;
+		case O_MKDIRSW:
+			if (!parse_u32(optarg, &v) || v > 1000)
+				goto bad;
+			c->mkdir_switch = (int32_t)v;
+			break;
 		case O_TPZLISTEN: c->tpz_listen = optarg; break;
 		case O_SPIN:
 			if (!parse_u32(optarg, &c->spin_us) || c->spin_us > 100000)
@@ -310,7 +323,9 @@ static int parse_args(int argc, char **argv, struct fmd_config *c, struct extra 
 		}
 		continue;
 bad:
-		fprintf(stderr, "slice-fmd: bad value for --%s: %s\n", opts[o - O_DATA].name, optarg);
+		for (const struct option *op = opts; op->name; op++)
+			if (op->val == o)
+				fprintf(stderr, "slice-fmd: bad value for --%s: %s\n", op->name, optarg);
 		return -1;
 	}
 	if (optind < argc) {
@@ -408,6 +423,20 @@ static int open_volume(struct fmd *f, const struct extra *x)
 			rc = -EINVAL;
 			goto abort;
 		}
+		/* the placement of directories (a volume made before there was
+		 * a choice has no record: name hashing) */
+		uint32_t pl[2] = { 0, 0 };
+		rc = meta_get(f->st, t, "placement", pl, sizeof(pl));
+		if (rc && rc != -ENOENT)
+			goto abort;
+		f->switching = pl[0] == 1;
+		f->switch_pm = pl[1];
+		if (c->mkdir_switch >= 0 && (!f->switching || f->switch_pm != (uint32_t)c->mkdir_switch)) {
+			fmd_log(LOG_ERR, "volume made with %s; started with --mkdir-switch %d",
+				f->switching ? "another --mkdir-switch" : "name hashing", c->mkdir_switch);
+			rc = -EINVAL;
+			goto abort;
+		}
 		if (from_secret && memcmp(key, secret_key, 16) != 0)
 			fmd_log(LOG_WARNING, "the secret changed since the volume was made: keeping its handle key");
 		mdb_txn_abort(t);
@@ -452,6 +481,12 @@ static int open_volume(struct fmd *f, const struct extra *x)
 	root.parent = root.fileid;
 	f->root = root.fileid;
 	f->root_gen = root.gen;
+	/* mkdir switching: every directory, the root first, keeps its names */
+	f->switching = c->mkdir_switch >= 0;
+	f->switch_pm = f->switching ? (uint32_t)c->mkdir_switch : 0;
+	if (f->switching)
+		root.flags |= INO_LOCAL_DIR;
+	uint32_t pl[2] = { f->switching ? 1u : 0u, f->switch_pm };
 	if ((rc = meta_put(f->st, t, "volume", name, sizeof(name))) ||
 	    (rc = meta_put(f->st, t, "volid", &f->volid, 4)) ||
 	    (rc = meta_put(f->st, t, "fhkey", key, 16)) ||
@@ -459,6 +494,7 @@ static int open_volume(struct fmd *f, const struct extra *x)
 	    (rc = meta_put(f->st, t, "rootgen", &f->root_gen, 4)) ||
 	    (rc = meta_put(f->st, t, "managers", &c->managers, 4)) ||
 	    (rc = meta_put(f->st, t, "index", &c->index, 4)) ||
+	    (rc = meta_put(f->st, t, "placement", pl, sizeof(pl))) ||
 	    (c->index == 0 && (rc = ino_put(f->st, t, &root))))
 		goto abort;
 	if ((rc = mdb_txn_commit(t)))
@@ -506,6 +542,7 @@ int main(int argc, char **argv)
 	c->batch_max = 256;
 	c->sync = FMD_SYNC_FULL;
 	c->spin_us = 50;
+	c->mkdir_switch = -1;
 	if (parse_args(argc, argv, c, &x))
 		return 2;
 	fmd_set_log_index(c->index);
@@ -611,8 +648,12 @@ int main(int argc, char **argv)
 	}
 	if (c->rpcbind && c->index == 0)
 		pmap_register(f, nfs_port, mnt_port);
-	fmd_log(LOG_INFO, "serving volume \"%s\" as %s on %s: nfs %u, mount %u (manager %u of %u)",
-		c->volume, c->export_path, c->listen_addr, nfs_port, mnt_port, c->index, c->managers);
+	char placement[48] = "name hashing";
+	if (f->switching)
+		snprintf(placement, sizeof(placement), "mkdir switching %u/1000", f->switch_pm);
+	fmd_log(LOG_INFO, "serving volume \"%s\" as %s on %s: nfs %u, mount %u (manager %u of %u, %s)",
+		c->volume, c->export_path, c->listen_addr, nfs_port, mnt_port, c->index, c->managers,
+		c->managers > 1 ? placement : "one manager");
 	printf("ready nfs=%u mount=%u\n", nfs_port, mnt_port);
 	fflush(stdout);
 

@@ -98,6 +98,10 @@ int op_inode(struct fmd_op *op, MDB_txn *t, const nfs_fh3 *h, struct inode *ino)
 	if (fh.manager != op->f->cfg.index)
 		return NFS3ERR_BADHANDLE;
 	int rc = ino_get(op->f->st, t, fh.fileid, ino);
+	/* a directory being made here by a mkdir another manager decided
+	 * (mkdir switching) is not there yet: try again */
+	if (rc == -ENOENT && op->f->cfg.managers > 1 && is_dir_dying(op->f, fh.fileid))
+		return NFS3ERR_JUKEBOX;
 	if (rc == -ENOENT || (rc == 0 && ino->gen != fh.gen))
 		return NFS3ERR_STALE;
 	return rc ? NFS3ERR_SERVERFAULT : NFS3_OK;
@@ -279,6 +283,14 @@ static bool needs_pre(struct fmd_op *op)
 	}
 }
 
+static bool lookup_is_local(struct fmd_op *op)
+{
+	const LOOKUP3args *a = &op->a.u.lookup;
+	struct fh fh;
+	return fh_decode(&a->what.dir, &fh) == 0 && fh.manager == op->f->cfg.index &&
+	       strcmp(a->what.name, "..") != 0;
+}
+
 void nfs_start(struct fmd_op *op)
 {
 	struct fmd *f = op->f;
@@ -338,9 +350,10 @@ void nfs_start(struct fmd_op *op)
 	}
 
 	enum nfs_kind kind = p->kind;
-	/* listings and lookups may ask other managers: not on the loop */
-	if (f->cfg.managers > 1 && (op->proc == NFS3_LOOKUP || op->proc == NFS3_READDIR ||
-				    op->proc == NFS3_READDIRPLUS)) {
+	/* listings and lookups may ask other managers: not on the loop (a
+	 * LOOKUP in a directory of ours asks nobody, but for "..") */
+	if (f->cfg.managers > 1 && ((op->proc == NFS3_LOOKUP && !lookup_is_local(op)) ||
+				    op->proc == NFS3_READDIR || op->proc == NFS3_READDIRPLUS)) {
 		data_pool_job(f->io, op, run_inline);
 		return;
 	}

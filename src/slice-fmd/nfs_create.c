@@ -100,6 +100,8 @@ static int make_node(struct fmd_op *op, MDB_txn *t, struct mk *m)
 	}
 	if (m->type == NF3DIR && (m->dir.mode & 02000))
 		ino->mode |= 02000;   /* setgid directories pass it on */
+	if (m->type == NF3DIR && f->switching)
+		ino->flags |= INO_LOCAL_DIR;   /* its names will live with it */
 	if (m->verf) {
 		ino->flags |= INO_EXCL_VERF;
 		memcpy(ino->verf, m->verf, 8);

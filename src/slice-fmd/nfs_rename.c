@@ -125,6 +125,10 @@ static int rename_check(struct fmd_op *op, MDB_txn *t, struct ren *x)
 		}
 	}
 	if (x->src.type == NF3DIR && x->fd != x->td) {
+		/* a directory held elsewhere (mkdir switching) keeps its parent:
+		 * its ".." is another manager's to change */
+		if (x->src_remote)
+			return NFS3ERR_XDEV;
 		/* several managers: the ancestors were walked before (xop.c) */
 		int in = op->f->cfg.managers > 1 ? op->rename_loop : inside(op, t, x->td->fileid, x->src.fileid);
 		if (in < 0)

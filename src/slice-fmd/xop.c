@@ -6,6 +6,9 @@
  *   LINK    to a file held by another manager
  *   REMOVE  of a name whose file is held by another manager
  *   RMDIR   of a directory whose names are spread over all managers
+ *   MKDIR   mkdir switching: a new directory placed on another manager
+ *           than its name (and its parent)
+ *   RMDIR   of such a directory
  *
  * The coordinator is the manager of the name the client's call was routed
  * to.  Its steps, each a committed transaction or a message:
@@ -39,6 +42,7 @@
  * file is held by a third manager.
  */
 #include <errno.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -48,7 +52,7 @@
 #include "remote.h"
 #include "slice_route.h"
 
-enum { X_RENAME = 1, X_LINK = 2, X_UNLINK = 3, X_RMDIR = 4 };
+enum { X_RENAME = 1, X_LINK = 2, X_UNLINK = 3, X_RMDIR = 4, X_MKDIR = 5, X_RMDIR_AWAY = 6 };
 enum { S_PREPARING = 1, S_COMMITTED = 2, S_ABORTED = 3 };
 
 /* The coordinator's intent record. */
@@ -57,7 +61,8 @@ struct intent_rec {
 	uint64_t parts;                      /* participants (bit per manager) */
 	uint64_t acked;                      /* participants that applied the decision */
 	uint64_t dir;                        /* our name's directory */
-	uint64_t victim;                     /* RMDIR: the directory; UNLINK: the file */
+	uint64_t victim;                     /* RMDIR: the directory; UNLINK: the file;
+	                                        MKDIR: the new directory (from the vote) */
 	uint32_t victim_gen;
 	uint8_t  kind, state, dir_remote, rsv;
 	char     name[ORPC_NFS3_NAME_MAX + 1];
@@ -68,7 +73,9 @@ struct intent_rec {
 /* A participant's prepared record. */
 struct prep_rec {
 	struct fmd_intent in;
-	uint64_t replaced;                   /* RENAME_DST: the file the name named */
+	uint64_t replaced;                   /* RENAME_DST: the file the name named;
+	                                        MKDIR_INODE: the new directory */
+	uint64_t birth;                      /* MKDIR_INODE: its ctime */
 	uint32_t dir_remote, rsv;
 	char     name[ORPC_NFS3_NAME_MAX + 1];
 };
@@ -78,7 +85,7 @@ struct xop {
 	struct intent_rec rec;
 	int               status;            /* the NFS answer */
 	struct inode      dir;               /* our name's directory (local or fetched) */
-	struct inode      victim;            /* fetched attributes (LINK: the file) */
+	struct inode      victim;            /* fetched attributes (LINK: the file; MKDIR: the new one's) */
 	bool              same_file;         /* RENAME onto another name of the same file */
 };
 
@@ -129,8 +136,12 @@ static void lock_prepared(struct fmd *f, const struct prep_rec *p, bool on)
 			name_lock(f, p->in.dir, p->name);
 		else
 			name_unlock(f, p->in.dir, p->name);
-	} else if (p->in.kind == FMD_I_RMDIR_CHECK) {
+	} else if (p->in.kind == FMD_I_RMDIR_CHECK || p->in.kind == FMD_I_RMDIR_INODE) {
 		dir_dying(f, p->in.dir, on);
+	} else if (p->in.kind == FMD_I_MKDIR_INODE) {
+		/* a directory about to be: its handle gets JUKEBOX, not STALE,
+		 * until it is made (or the mkdir is undone) */
+		dir_dying(f, p->in.fileid, on);
 	}
 }
 
@@ -156,7 +167,7 @@ static int x_begin(struct fmd_op *op, MDB_txn *t)
 		return 0;
 	}
 	rc = dent_get(f->st, t, r->dir, r->name, &d);
-	if (r->kind == X_LINK) {
+	if (r->kind == X_LINK || r->kind == X_MKDIR) {
 		if (rc == 0) {
 			x->status = NFS3ERR_EXIST;
 			return 0;
@@ -175,9 +186,8 @@ static int x_begin(struct fmd_op *op, MDB_txn *t)
 		if (rc)
 			return rc;
 		/* the name still names what the call was about */
-		if ((r->kind == X_UNLINK && d.fileid != r->victim) ||
-		    (r->kind == X_RENAME && d.fileid != r->remote.fileid) ||
-		    (r->kind == X_RMDIR && d.fileid != r->victim)) {
+		if (((r->kind == X_UNLINK || r->kind == X_RMDIR || r->kind == X_RMDIR_AWAY) && d.fileid != r->victim) ||
+		    (r->kind == X_RENAME && d.fileid != r->remote.fileid)) {
 			x->status = NFS3ERR_JUKEBOX;
 			return 0;
 		}
@@ -261,6 +271,17 @@ static int x_apply_local(struct fmd_op *op, MDB_txn *t)
 		if (ino_get(f->st, t, r->victim, &victim) == 0 && (rc = nfs_drop_inode(op, t, &victim)))
 			return rc;
 		return rec_put(f->st, t, T_DEAD, r->victim, &now, sizeof(now));
+	case X_MKDIR: {
+		struct dirent_val d = { .fileid = r->victim, .gen = r->victim_gen, .type = NF3DIR,
+					.flags = SLICE_FH_F_LOCAL };
+		if ((rc = dent_add(f->st, t, r->dir, r->name, &d)))
+			return rc == -EEXIST ? 0 : rc;
+		return dir_changed(op, t, &dir, 1, 1, now);
+	}
+	case X_RMDIR_AWAY:
+		if ((rc = dent_del(f->st, t, r->dir, r->name)) && rc != -ENOENT)
+			return rc;
+		return dir_changed(op, t, &dir, -1, -1, now);
 	}
 	return -EINVAL;
 }
@@ -345,6 +366,30 @@ static void result(struct fmd_op *op, int status)
 	nfs_fail(op, status);
 }
 
+/* A switched MKDIR that was done: the new directory's handle and
+ * attributes (as its manager made them from ours), and the parent's. */
+static void mkdir_result(struct fmd_op *op, struct xop *x)
+{
+	struct fmd *f = op->f;
+	MKDIR3res *r = &op->res.mkdir;
+	MKDIR3resok *ok = &r->MKDIR3res_u.resok;
+	struct inode *ino = &x->victim, after;
+	MDB_txn *t;
+	memset(r, 0, sizeof(*r));
+	ino->fileid = x->rec.victim;
+	ino->gen = x->rec.victim_gen;
+	ino->x_remote = 0;
+	ok->obj.handle_follows = 1;
+	op_fh(op, ino, &ok->obj.post_op_fh3_u.handle);
+	attr_post(ino, f->fsid, &ok->obj_attributes);
+	if (store_rd(f->st, &t) == 0) {
+		if (ino_get(f->st, t, x->rec.dir, &after) == 0)
+			attr_wcc(&x->dir, &after, f->fsid, &ok->dir_wcc);
+		store_rd_done(t);
+	}
+	r->status = NFS3_OK;
+}
+
 static void xop_run(struct fmd_op *op, struct xop *x)
 {
 	struct fmd *f = op->f;
@@ -379,6 +424,12 @@ static void xop_run(struct fmd_op *op, struct xop *x)
 			x->same_file = true;   /* onto another name of the same file: nothing to do */
 		else if (r->kind == X_RENAME)
 			r->victim = v.replaced;  /* unlinked here if it is ours */
+		else if (r->kind == X_MKDIR) {
+			r->victim = v.replaced;  /* the new directory, as its manager made it */
+			r->victim_gen = v.gen;
+			if (slice_fileid_manager(r->victim) != p || !r->victim)
+				status = NFS3ERR_SERVERFAULT;
+		}
 	}
 	fmd_crash_point(f, "x-prepared");
 
@@ -405,7 +456,10 @@ static void xop_run(struct fmd_op *op, struct xop *x)
 		commit_run(f, op, x_save);   /* remember who acked; keep the locks */
 	}
 	set_active(r->id, false);
-	result(op, r->state == S_COMMITTED || x->same_file ? NFS3_OK : status);
+	if (r->kind == X_MKDIR && r->state == S_COMMITTED)
+		mkdir_result(op, x);
+	else
+		result(op, r->state == S_COMMITTED || x->same_file ? NFS3_OK : status);
 out:
 	free(x);
 	op->xctx = NULL;
@@ -486,6 +540,22 @@ static bool classify(struct fmd_op *op, struct xop *x)
 		r->remote.gen = file.gen;
 		return true;
 	}
+	case NFS3_MKDIR: {
+		if (!f->switching || fh_info(&u->mkdir.where.dir, &fh) || fh.manager != me)
+			return false;
+		const char *name = u->mkdir.where.name;
+		uint32_t k = slice_route_mkdir(fh.fileid, name, strlen(name), me, f->switch_pm, n);
+		if (k == me || k >= n)
+			return false;
+		r->kind = X_MKDIR;
+		r->dir = fh.fileid;
+		snprintf(r->name, sizeof(r->name), "%s", name);
+		r->parts = 1ull << k;
+		r->remote.kind = FMD_I_MKDIR_INODE;
+		r->remote.dir = fh.fileid;
+		r->remote.type = NF3DIR;
+		return true;   /* the attributes: precheck */
+	}
 	case NFS3_REMOVE:
 	case NFS3_RMDIR: {
 		const diropargs3 *w = op->proc == NFS3_REMOVE ? &u->remove.object : &u->rmdir.object;
@@ -498,9 +568,13 @@ static bool classify(struct fmd_op *op, struct xop *x)
 		bool remote_file = slice_fileid_manager(d.fileid) != me;
 		if (op->proc == NFS3_REMOVE && (!remote_file || d.type == NF3DIR))
 			return false;
-		if (op->proc == NFS3_RMDIR && (d.type != NF3DIR || (d.flags & SLICE_FH_F_LOCAL) || remote_file))
+		/* RMDIR: of a spread directory (its names everywhere), or of a
+		 * local one held by another manager (mkdir switching) */
+		bool away = remote_file && (d.flags & SLICE_FH_F_LOCAL);
+		if (op->proc == NFS3_RMDIR && (d.type != NF3DIR || (remote_file && !away) ||
+					       (!remote_file && (d.flags & SLICE_FH_F_LOCAL))))
 			return false;
-		r->kind = op->proc == NFS3_REMOVE ? X_UNLINK : X_RMDIR;
+		r->kind = op->proc == NFS3_REMOVE ? X_UNLINK : away ? X_RMDIR_AWAY : X_RMDIR;
 		r->dir = fh.fileid;
 		r->dir_remote = fh.manager != me;
 		snprintf(r->name, sizeof(r->name), "%s", w->name);
@@ -509,6 +583,12 @@ static bool classify(struct fmd_op *op, struct xop *x)
 		if (r->kind == X_UNLINK) {
 			r->parts = 1ull << slice_fileid_manager(d.fileid);
 			r->remote.kind = FMD_I_UNLINK_INODE;
+			r->remote.fileid = d.fileid;
+			r->remote.gen = d.gen;
+		} else if (r->kind == X_RMDIR_AWAY) {
+			r->parts = 1ull << slice_fileid_manager(d.fileid);
+			r->remote.kind = FMD_I_RMDIR_INODE;
+			r->remote.dir = d.fileid;
 			r->remote.fileid = d.fileid;
 			r->remote.gen = d.gen;
 		} else {
@@ -521,6 +601,43 @@ static bool classify(struct fmd_op *op, struct xop *x)
 	default:
 		return false;
 	}
+}
+
+/* A switched MKDIR: what the new directory will be (make_node's rules),
+ * for its manager to make.  NFS3_OK or a status. */
+static int mkdir_attrs(struct fmd_op *op, MDB_txn *t, struct xop *x)
+{
+	const MKDIR3args *a = &op->a.u.mkdir;
+	struct intent_rec *r = &x->rec;
+	struct inode *ino = &x->victim;
+	uint64_t now = fmd_now();
+	int st;
+
+	if (x->dir.nlink + x->dir.x_subdirs >= 32000u)
+		return NFS3ERR_MLINK;
+	memset(ino, 0, sizeof(*ino));
+	ino->type = NF3DIR;
+	ino->flags = INO_LOCAL_DIR;
+	ino->mode = 0755;
+	ino->nlink = 2;
+	ino->uid = op->cred.uid;
+	ino->gid = (x->dir.mode & 02000) ? x->dir.gid : op->cred.gid;
+	ino->parent = r->dir;
+	ino->atime = ino->mtime = ino->ctime = now;
+	if (a->attributes.mode.set_it)
+		ino->mode = a->attributes.mode.set_mode3_u.mode & 07777;
+	sattr3 rest = a->attributes;
+	rest.mode.set_it = 0;
+	if ((st = nfs_apply_sattr(op, t, ino, &rest, true)) != NFS3_OK)
+		return st;
+	ino->ctime = now;
+	if (x->dir.mode & 02000)
+		ino->mode |= 02000;
+	struct fmd_mkdir_attr m = { .mode = ino->mode, .uid = ino->uid, .gid = ino->gid,
+				    .atime = ino->atime, .mtime = ino->mtime };
+	memcpy(r->remote.name, &m, sizeof(m));
+	r->remote.fileid = now;   /* its birth (ctime) */
+	return NFS3_OK;
 }
 
 /* The local checks of a cross-manager op that need the directory's (and
@@ -537,14 +654,16 @@ static int precheck(struct fmd_op *op, struct xop *x)
 		return NFS3ERR_SERVERFAULT;
 	const nfs_fh3 *dirfh = op->proc == NFS3_RENAME ? &u->rename.from.dir :
 			       op->proc == NFS3_LINK ? &u->link.link.dir :
+			       op->proc == NFS3_MKDIR ? &u->mkdir.where.dir :
 			       op->proc == NFS3_REMOVE ? &u->remove.object.dir : &u->rmdir.object.dir;
+	bool creating = r->kind == X_LINK || r->kind == X_MKDIR;
 	st = op_dir(op, t, dirfh, &x->dir);
 	if (st == NFS3_OK && x->dir.type != NF3DIR)
 		st = NFS3ERR_NOTDIR;
 	const char *name = r->name;
 	if (st == NFS3_OK)
-		st = op_check_name(op, name, r->kind == X_LINK);
-	if (st == NFS3_OK && r->kind != X_LINK && (!strcmp(name, ".") || !strcmp(name, "..")))
+		st = op_check_name(op, name, creating);
+	if (st == NFS3_OK && !creating && (!strcmp(name, ".") || !strcmp(name, "..")))
 		st = NFS3ERR_INVAL;
 	if (st == NFS3_OK)
 		st = access_check(&x->dir, &op->cred, MAY_WRITE | MAY_EXEC);
@@ -583,7 +702,10 @@ static int precheck(struct fmd_op *op, struct xop *x)
 			}
 		}
 	}
-	if (st == NFS3_OK && (r->kind == X_UNLINK || r->kind == X_RMDIR) && (x->dir.mode & 01000)) {
+	if (st == NFS3_OK && r->kind == X_MKDIR)
+		st = mkdir_attrs(op, t, x);
+	if (st == NFS3_OK && (r->kind == X_UNLINK || r->kind == X_RMDIR || r->kind == X_RMDIR_AWAY) &&
+	    (x->dir.mode & 01000)) {
 		struct inode v;
 		int rc = op_is_ours(f, r->victim) ? ino_get(f->st, t, r->victim, &v)
 						   : remote_getattr(f, r->victim, r->victim_gen, &v);
@@ -724,6 +846,8 @@ static int p_prepare(struct fmd_op *op, MDB_txn *t)
 	memset(&c->vote, 0, sizeof(c->vote));
 	if (rec_get(f->st, t, T_PREPARED, p->in.id, &old, sizeof(old)) == 0) {
 		c->vote.replaced = old.replaced;   /* asked again: the same answer */
+		if (old.in.kind == FMD_I_MKDIR_INODE)
+			c->vote.gen = old.in.gen;
 		return 0;
 	}
 	switch (p->in.kind) {
@@ -776,6 +900,36 @@ static int p_prepare(struct fmd_op *op, MDB_txn *t)
 		break;
 	case FMD_I_RMDIR_CHECK: {
 		int empty = dent_empty(f->st, t, p->in.dir);
+		if (empty < 0)
+			return empty;
+		if (!empty) {
+			c->vote.nfs_status = NFS3ERR_NOTEMPTY;
+			return 0;
+		}
+		break;
+	}
+	case FMD_I_MKDIR_INODE:
+		/* a file id and generation of ours, kept in the record: the
+		 * directory is made from it when the mkdir is decided */
+		p->replaced = store_new_fileid(f->st, t, &rc);
+		if (rc)
+			return rc;
+		p->birth = p->in.fileid;
+		p->in.fileid = p->replaced;
+		p->in.gen = randombytes_random();
+		c->vote.gen = p->in.gen;
+		break;
+	case FMD_I_RMDIR_INODE: {
+		rc = ino_get(f->st, t, p->in.fileid, &ino);
+		if (rc == -ENOENT || (rc == 0 && ino.gen != p->in.gen))
+			break;   /* gone already: just the name goes */
+		if (rc)
+			return rc;
+		if (ino.type != NF3DIR) {
+			c->vote.nfs_status = NFS3ERR_NOTDIR;
+			return 0;
+		}
+		int empty = dent_empty(f->st, t, p->in.fileid);
 		if (empty < 0)
 			return empty;
 		if (!empty) {
@@ -859,6 +1013,31 @@ static int p_apply(struct fmd_op *op, MDB_txn *t)
 			break;
 		case FMD_I_RMDIR_CHECK:
 			if ((rc = rec_put(f->st, t, T_DEAD, p.in.dir, &now, sizeof(now))))
+				return rc;
+			break;
+		case FMD_I_MKDIR_INODE: {
+			struct fmd_mkdir_attr m;
+			memcpy(&m, p.in.name, sizeof(m));
+			memset(&ino, 0, sizeof(ino));
+			ino.fileid = p.in.fileid;
+			ino.type = NF3DIR;
+			ino.flags = INO_LOCAL_DIR;
+			ino.mode = m.mode & 07777;
+			ino.nlink = 2;
+			ino.uid = m.uid;
+			ino.gid = m.gid;
+			ino.gen = p.in.gen;
+			ino.parent = p.in.dir;
+			ino.atime = m.atime;
+			ino.mtime = m.mtime;
+			ino.ctime = p.birth;
+			if ((rc = ino_put(f->st, t, &ino)))
+				return rc;
+			break;
+		}
+		case FMD_I_RMDIR_INODE:
+			if (ino_get(f->st, t, p.in.fileid, &ino) == 0 && ino.gen == p.in.gen && ino.type == NF3DIR &&
+			    (rc = nfs_drop_inode(op, t, &ino)))
 				return rc;
 			break;
 		}
