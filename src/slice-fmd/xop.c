@@ -831,6 +831,7 @@ struct part_ctx {
 	struct prep_rec   p;
 	struct fmd_vote   vote;
 	uint32_t          decision;
+	bool              applied;   /* p_apply found the record and applied it */
 };
 
 static int p_prepare(struct fmd_op *op, MDB_txn *t)
@@ -1044,7 +1045,7 @@ static int p_apply(struct fmd_op *op, MDB_txn *t)
 	}
 	if ((rc = rec_del(f->st, t, T_PREPARED, p.in.id)))
 		return rc;
-	lock_prepared(f, &p, false);
+	c->applied = true;   /* its locks go once this is committed */
 	return 0;
 }
 
@@ -1059,6 +1060,8 @@ static int participant_decide(struct fmd *f, uint64_t id, uint32_t decision)
 	op->f = f;
 	op->ctx = &c;
 	int rc = commit_run(f, op, p_apply);
+	if (rc == 0 && c.applied)
+		lock_prepared(f, &c.p, false);
 	if (rc == 0) {
 		fmd_crash_point(f, "p-applied");
 		for (int i = 0; i < op->ntouch; i++)
