@@ -237,9 +237,11 @@ int tip_map_parse(struct tip_map *m, const char *text, const char *name, char *e
 			 rc == -EINVAL ? "a node id is listed twice" : "too many nodes");
 		goto out;
 	}
-	for (int i = 0; i < m->nnodes; i++)
+	for (int i = 0; i < m->nnodes; i++) {
+		m->known[m->nodes[i].node] = true;
 		if (m->nodes[i].node > m->max_node)
 			m->max_node = m->nodes[i].node;
+	}
 	for (uint32_t k = 0; k < m->n; k++) {
 		if (!tip_map_url(m, m->ent[k].node)) {
 			char a[64];

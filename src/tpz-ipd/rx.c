@@ -31,7 +31,7 @@ static void recv_packet(struct tpz_endpoint *ep, struct tpz_rx *rx, void *arg)
 	const char *why;
 	int n = 0;
 
-	if (!tip_map_url(&d->map, rx->src)) {
+	if (!tip_map_known(&d->map, rx->src)) {
 		TIP_INC(c, rx_unknown_src, 1);
 		tip_log_rl(&rl.src, TIP_WARN, "dropped a packet from node %u: not in the cluster file", rx->src);
 		goto out;

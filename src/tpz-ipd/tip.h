@@ -52,6 +52,7 @@ struct tip_map {
 	struct tpz_cluster_node nodes[TPZ_MAX_NODES];
 	int                     nnodes;
 	uint32_t                max_node;
+	bool                    known[TPZ_MAX_NODES];   /* has a 'node' line */
 	struct tip_map_entry   *ent;
 	uint32_t                n, cap;
 	uint32_t               *slot;     /* open addressing: entry index + 1, 0 = empty */
@@ -67,6 +68,10 @@ void tip_map_free(struct tip_map *m);
 /* The node that owns addr (family AF_INET: 4 bytes, AF_INET6: 16), or -1. */
 int  tip_map_lookup(const struct tip_map *m, int family, const uint8_t *addr);
 const char *tip_map_url(const struct tip_map *m, uint32_t node);   /* NULL: not in the cluster */
+static inline bool tip_map_known(const struct tip_map *m, uint32_t node)
+{
+	return node < TPZ_MAX_NODES && m->known[node];
+}
 int  tip_addr_parse(const char *s, struct tip_addr *a);            /* "10.0.0.1/24", "fd00::1" */
 const char *tip_addr_str(const struct tip_addr *a, bool with_plen, char *buf, size_t len);
 /* Is a inside the prefix p/p->plen? */
