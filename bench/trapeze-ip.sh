@@ -29,7 +29,9 @@
 # policy; relay0 is the relay that never spins.
 #
 # Every iperf3/sockperf server runs on CPU $TPZ_CPU_SERVER (0), every client
-# on CPU $TPZ_CPU_CLIENT (1); relay and daemons are not pinned.  Needs root
+# on CPU $TPZ_CPU_CLIENT (1); each tpz-ipd runs on its side's CPU (--cpus:
+# node 1 with the client, node 2 with the server, as a host's daemon shares
+# that host's CPUs), the relay is not pinned (it serves both sides).  Needs root
 # (namespaces, TUN).  Writes DIR/trapeze-ip.tsv (rep group metric unit
 # value), DIR/trapeze-ip.md (goal table and every median), DIR/trapeze-ip.png
 # and every tool's output under DIR/trapeze-ip-logs/.
@@ -46,7 +48,9 @@ TAG=$$
 PATHS=(veth relay relay0 shm tcp)
 MTUS=(1500 9000 16384)
 DEF_SPIN=(50 50)                 # tpz-ipd's defaults: --spin-us, --tx-spin-us
-SPINS=("0 0" "20 20" "50 0" "50 50" "100 100" "200 200")
+# Tuning sweep: --spin-us, --tx-spin-us, and whether each daemon is pinned to
+# the CPU of its side's application (pin) or runs anywhere (free).
+SPINS=("0 0 pin" "20 20 pin" "50 50 pin" "200 200 pin" "0 0 free" "50 50 free")
 T_BW=5; T_MTU=3; T_RR=3
 ((QUICK)) && { T_BW=2; T_MTU=1; T_RR=1; }
 PORT=5301
@@ -104,13 +108,21 @@ setup_relay0() { path_ns relay0 && start_relay relay0 10.85.0 0; }
 
 # The shm path: the daemons in our namespace, their interfaces in the path's.
 SHM_CLUSTER=""
-start_shm() { # SPIN TX_SPIN
+# pin_args NODE PIN: node 1 is on the client's side (namespace a), node 2
+# on the server's: pinned, each runs on its side's CPU, like a host's daemon
+# next to that host's applications
+pin_args() {
+    [[ $2 == pin ]] || return 0
+    [[ $1 == 1 ]] && echo "--cpus $CPU_C" || echo "--cpus $CPU_S"
+}
+start_shm() { # SPIN TX_SPIN PIN
     local n ns i
     PIDS[shm]=""
     for n in 1 2; do
         [[ $n == 1 ]] && ns=${NSA[shm]} || ns=${NSB[shm]}
+        # shellcheck disable=SC2046
         start_bg "$LOGS/ipd-shm-$n.log" "$IPD" --node $n --cluster "$SHM_CLUSTER" --netns "$ns" \
-            --fabric "tipbench$TAG" --spin-us "$1" --tx-spin-us "$2"
+            --fabric "tipbench$TAG" --spin-us "$1" --tx-spin-us "$2" $(pin_args $n "$3")
         PIDS[shm]+=" $BG_PID"
     done
     wait_peers shm
@@ -121,7 +133,7 @@ setup_shm() {
     SHM_CLUSTER=$LOGS/cluster-shm
     printf 'node 1 shm\nnode 2 shm\nip 1 10.83.0.1/24\nip 2 10.83.0.2/24\n' >"$SHM_CLUSTER"
     DEVA[shm]=tip1; DEVB[shm]=tip2; ADDR[shm]=10.83.0.2
-    start_shm "${DEF_SPIN[@]}"
+    start_shm "${DEF_SPIN[@]}" pin
 }
 
 # The tcp path: daemons inside the namespaces, the link over a veth pair.
@@ -135,8 +147,9 @@ setup_tcp() {
     PIDS[tcp]=""
     for n in 1 2; do
         [[ $n == 1 ]] && ns=${NSA[tcp]} || ns=${NSB[tcp]}
+        # shellcheck disable=SC2046
         start_bg "$LOGS/ipd-tcp-$n.log" ip netns exec "$ns" "$IPD" --node $n --cluster "$c" --secret-file "$s" \
-            --spin-us "${DEF_SPIN[0]}" --tx-spin-us "${DEF_SPIN[1]}"
+            --spin-us "${DEF_SPIN[0]}" --tx-spin-us "${DEF_SPIN[1]}" $(pin_args $n pin)
         PIDS[tcp]+=" $BG_PID"
     done
     wait_peers tcp
@@ -292,17 +305,17 @@ step_loopback() { log "-- loopback"; iperf loopback tcp.1stream "$T_BW"; }
 
 # The spin sweep: shm daemons restarted with each setting.
 step_tuning() {
-    local s a b
+    local s a b c
     for s in "${SPINS[@]}"; do
-        read -r a b <<<"$s"
-        log "-- tuning: --spin-us $a --tx-spin-us $b"
+        read -r a b c <<<"$s"
+        log "-- tuning: --spin-us $a --tx-spin-us $b, $c"
         stop_shm
-        start_shm "$a" "$b" || continue
-        iperf shm "spin.$a.$b.tcp.1stream" "$T_MTU"
-        rr shm "spin.$a.$b.rr.64B" "$T_RR"
+        start_shm "$a" "$b" "$c" || continue
+        iperf shm "spin.$a.$b.$c.tcp.1stream" "$T_MTU"
+        rr shm "spin.$a.$b.$c.rr.64B" "$T_RR"
     done
     stop_shm
-    start_shm "${DEF_SPIN[@]}"
+    start_shm "${DEF_SPIN[@]}" pin
 }
 
 # ---- report -------------------------------------------------------------------------
@@ -346,7 +359,8 @@ write_md() {
         md_meta "$t_run" "$LOAD_BEFORE" iperf3 sockperf
         echo "- paths: two network namespaces each; MTU 65535 and checksum/TSO/USO offloads on every path"
         echo "  (veth: the kernel's defaults, which include TSO/GSO); relay and tpz-ipd poll ${DEF_SPIN[0]} µs"
-        echo "  (yielding the CPU) before sleeping, relay0 never polls"
+        echo "  (yielding the CPU) before sleeping, relay0 never polls; each tpz-ipd is pinned to its side's"
+        echo "  CPU (node 1 with the client on CPU $CPU_C, node 2 with the server on CPU $CPU_S), the relay is not"
         echo
         echo "Medians over the reps.  Gbit/s = iperf3 receiver throughput; us_rtt = sockperf TCP"
         echo "ping-pong round trip (50th percentile, one-way x 2); cores = CPU time of both iperf3 ends"
@@ -386,11 +400,12 @@ write_md() {
         echo
         echo "## Tuning: tpz-ipd's polling before it sleeps (shm path)"
         echo
-        echo "| --spin-us | --tx-spin-us | 1 stream Gbit/s | cores | RR 64 B µs |"
-        echo "|---:|---:|---:|---:|---:|"
+        echo "| --spin-us | --tx-spin-us | daemons | 1 stream Gbit/s | cores | RR 64 B µs |"
+        echo "|---:|---:|---|---:|---:|---:|"
         for s in "${SPINS[@]}"; do
-            read -r a b <<<"$s"
-            echo "| $a | $b | $(cell shm "spin.$a.$b.tcp.1stream") | $(cell shm "spin.$a.$b.tcp.1stream.cpu") | $(cell shm "spin.$a.$b.rr.64B") |"
+            read -r a b c <<<"$s"
+            echo "| $a | $b | $c | $(cell shm "spin.$a.$b.$c.tcp.1stream") | $(cell shm "spin.$a.$b.$c.tcp.1stream.cpu") |" \
+                "$(cell shm "spin.$a.$b.$c.rr.64B") |"
         done
         echo
         md_every_figure
@@ -417,8 +432,9 @@ write_png() {
     done
     : >"$d3"
     for s in "${SPINS[@]}"; do
-        read -r a b <<<"$s"
-        printf '"%s/%s"\t%s\t%s\n' "$a" "$b" "$(cell shm "spin.$a.$b.tcp.1stream")" "$(cell shm "spin.$a.$b.rr.64B")" >>"$d3"
+        read -r a b c <<<"$s"
+        printf '"%s/%s %s"\t%s\t%s\n' "$a" "$b" "$c" "$(cell shm "spin.$a.$b.$c.tcp.1stream")" \
+            "$(cell shm "spin.$a.$b.$c.rr.64B")" >>"$d3"
     done
     sed -i 's/\tn\/a/\t?/g' "$d1" "$d2" "$d3"
     gnuplot >"$LOGS/gnuplot.log" 2>&1 <<EOF || log "WARN: gnuplot failed (see $LOGS/gnuplot.log)"

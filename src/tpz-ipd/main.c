@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,7 @@ static void usage(FILE *f)
 "  --tx-spin-us N       send side: poll the interface N us before sleeping (default 0)\n"
 "  --pool-frames N      frames in the pool, if this daemon creates it (default 1024)\n"
 "  --ring-slots N       slots per ring (default 256)\n"
+"  --cpus LIST          run on these CPUs only (e.g. 1 or 0,2-3; default: any)\n"
 "  --tun-dev PATH       the TUN clone device (default /dev/net/tun)\n"
 "  -v, --verbose        more log lines (twice: Trapeze's debug lines too)\n"
 "  --check              read the cluster file, print what would be done, exit\n"
@@ -73,7 +75,7 @@ static void usage(FILE *f)
 }
 
 enum { O_NETNS = 300, O_IFNAME, O_MTU, O_FABRIC, O_SECRET, O_NO_OFFLOAD, O_NO_ADDR, O_SPIN, O_TX_SPIN,
-       O_POOL, O_RING, O_TUN_DEV, O_CHECK, O_STATS, O_PID, O_JSON };
+       O_POOL, O_RING, O_TUN_DEV, O_CHECK, O_STATS, O_PID, O_JSON, O_CPUS };
 
 static bool num(const char *s, unsigned long lo, unsigned long hi, uint32_t *out)
 {
@@ -84,6 +86,34 @@ static bool num(const char *s, unsigned long lo, unsigned long hi, uint32_t *out
 		return false;
 	*out = (uint32_t)v;
 	return true;
+}
+
+/* "1", "0,2-3": a CPU list as taskset -c takes it. */
+static int parse_cpus(const char *s, cpu_set_t *set)
+{
+	CPU_ZERO(set);
+	while (*s) {
+		char *end;
+		unsigned long a = strtoul(s, &end, 10), b = a;
+		if (end == s)
+			return -EINVAL;
+		if (*end == '-') {
+			s = end + 1;
+			b = strtoul(s, &end, 10);
+			if (end == s || b < a)
+				return -EINVAL;
+		}
+		if (b >= CPU_SETSIZE)
+			return -EINVAL;
+		for (unsigned long c = a; c <= b; c++)
+			CPU_SET(c, set);
+		s = end;
+		if (*s == ',')
+			s++;
+		else if (*s)
+			return -EINVAL;
+	}
+	return CPU_COUNT(set) ? 0 : -EINVAL;
 }
 
 static int bad_value(const char *opt, const char *v)
@@ -104,6 +134,7 @@ static int parse_args(int argc, char **argv, struct tip_options *o, bool *check)
 		{ "spin-us", required_argument, 0, O_SPIN },  { "tx-spin-us", required_argument, 0, O_TX_SPIN },
 		{ "pool-frames", required_argument, 0, O_POOL }, { "ring-slots", required_argument, 0, O_RING },
 		{ "tun-dev", required_argument, 0, O_TUN_DEV }, { "verbose", no_argument, 0, 'v' },
+		{ "cpus", required_argument, 0, O_CPUS },
 		{ "check", no_argument, 0, O_CHECK },         { "stats", no_argument, 0, O_STATS },
 		{ "pid", required_argument, 0, O_PID },       { "json", no_argument, 0, O_JSON },
 		{ "help", no_argument, 0, 'h' },              { 0, 0, 0, 0 },
@@ -151,6 +182,13 @@ static int parse_args(int argc, char **argv, struct tip_options *o, bool *check)
 				return bad_value("--ring-slots (a power of two)", optarg);
 			break;
 		case O_TUN_DEV: o->tun_dev = optarg; break;
+		case O_CPUS: {
+			cpu_set_t set;
+			if (parse_cpus(optarg, &set) < 0)
+				return bad_value("--cpus", optarg);
+			o->cpus = optarg;
+			break;
+		}
 		case 'v': o->verbose++; break;
 		case O_CHECK: *check = true; break;
 		case O_STATS: stats = true; break;
@@ -403,6 +441,14 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	d->start_ns = tip_now_ns();
+	if (d->opt.cpus) {   /* before any thread: they inherit it */
+		cpu_set_t set;
+		parse_cpus(d->opt.cpus, &set);
+		if (sched_setaffinity(0, sizeof(set), &set) < 0) {
+			tip_log(TIP_ERR, "cannot run on CPUs %s: %s", d->opt.cpus, strerror(errno));
+			return 1;
+		}
+	}
 
 	if (setup_interface(d) < 0)
 		goto out;

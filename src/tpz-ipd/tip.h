@@ -122,6 +122,7 @@ struct tip_options {
 	uint32_t    tx_spin_us;     /* tx: spin on the TUN device before sleeping */
 	uint32_t    pool_frames;
 	uint32_t    ring_slots;
+	const char *cpus;           /* pin every thread to these CPUs ("0", "0,2-3") */
 	int         verbose;
 };
 
