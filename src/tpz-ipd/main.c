@@ -371,10 +371,8 @@ static void main_loop(struct tip_daemon *d, const sigset_t *sigs)
 			tip_log(TIP_INFO, "%s: stopping", strsignal(sig));
 			return;
 		}
-		if (atomic_load(&d->stop)) {   /* a thread gave up */
-			tip_log(TIP_ERR, "stopping after an internal error");
+		if (atomic_load(&d->stop))   /* a thread gave up, and said why */
 			return;
-		}
 	}
 }
 

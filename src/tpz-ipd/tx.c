@@ -227,6 +227,11 @@ static int read_batch(struct tx *t)
 			TIP_INC(&d->ctr, drop_no_frames, 1);
 			continue;
 		}
+		if (rc == -EBADFD) {   /* someone deleted the interface under us */
+			tip_log(TIP_ERR, "interface %s is gone (deleted?); stopping", d->ifname);
+			atomic_store(&d->stop, 1);
+			break;
+		}
 		if (rc < 0) {
 			TIP_INC(&d->ctr, tx_read_errors, 1);
 			tip_log_rl(&t->rl_err, TIP_WARN, "reading %s: %s", d->ifname, strerror(-rc));
