@@ -49,6 +49,7 @@ fail() {
 stop_pid() { # PID: TERM, then KILL after 5 s; reap
 	local p=$1 i=0
 	kill "$p" 2>/dev/null || return 0
+	kill -CONT "$p" 2>/dev/null   # a test may have stopped it
 	while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do
 		sleep 0.1
 		i=$((i + 1))

@@ -15,8 +15,10 @@
  * A packet that cannot go is dropped and counted, never waited on forever:
  * unknown destination or multicast at once, a peer that is down at once,
  * a receiver that gives no credit (ring full) or a pool without frames
- * after TX_STALL_NS.  TCP above recovers from drops; a stuck peer must not
- * stop traffic to the others for longer than that.
+ * after TX_STALL_NS.  A peer that made us wait that long is "stuck" for
+ * TX_STUCK_NS: packets to it that find no credit are dropped at once, so a
+ * stuck peer costs the others one stall, not one per packet.  TCP above
+ * recovers from drops.
  */
 #include <errno.h>
 #include <poll.h>
@@ -31,6 +33,7 @@
 
 #define TX_BATCH     32
 #define TX_STALL_NS  (200ull * 1000 * 1000)
+#define TX_STUCK_NS  (1000ull * 1000 * 1000)
 
 struct tx_slot {
 	struct tip_msg     msg;                  /* read in place: vnet header + head */
@@ -50,7 +53,8 @@ struct tx {
 	uint8_t             *sink;     /* read target when the pool has no frames */
 	struct tx_slot       slot[TX_BATCH];
 	struct tpz_send      snd[TX_BATCH];
-	struct tip_ratelimit rl_dst, rl_bad, rl_err;
+	uint64_t             stuck_until[TPZ_MAX_NODES];
+	struct tip_ratelimit rl_dst, rl_bad, rl_err, rl_stuck;
 };
 
 /* Give the slot its frames; false if the pool is empty (frames it already
@@ -185,10 +189,18 @@ static void send_all(struct tx *t, int n)
 			/* No credit: the receiver is behind.  Give it the CPU
 			 * (on two cores it may be waiting for this one), and
 			 * give up on this packet after TX_STALL_NS. */
+			uint32_t node = t->slot[i].node;
 			uint64_t now = tip_now_ns();
-			if (!stall) {
+			if (!stall)
 				stall = now;
-			} else if (now - stall > TX_STALL_NS || atomic_load(&t->d->stop)) {
+			if (now < t->stuck_until[node] || now - stall > TX_STALL_NS || atomic_load(&t->d->stop)) {
+				if (now >= t->stuck_until[node]) {
+					t->stuck_until[node] = now + TX_STUCK_NS;
+					tip_log_rl(&t->rl_stuck, TIP_WARN, "node %u gives no credit for %llu ms: "
+						   "dropping what finds its ring full for %llu ms", node,
+						   (unsigned long long)(TX_STALL_NS / 1000000),
+						   (unsigned long long)(TX_STUCK_NS / 1000000));
+				}
 				TIP_INC(c, drop_ring_full, 1);
 				i++;
 				stall = 0;
