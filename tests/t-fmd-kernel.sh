@@ -6,6 +6,7 @@
 # symlink, hard link, chmod, utimes, a 300-entry directory, error codes,
 # remount.  File data goes to two slice-blockd block servers.
 # Skips (77) without slice-blockd, qemu or the client script.
+# test-timeout: 240
 # Env: KNFS_SCRIPT (default: ../shared/tools/kernel-nfs-client.sh beside
 # the repository), BUILD_DIR.
 set -u

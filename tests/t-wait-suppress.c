@@ -107,8 +107,23 @@ int main(int argc, char **argv)
 
 	struct tpz_counters s0 = tl_counters(ep);
 	for (int b = 0; b < NBURST; b++) {
-		for (int i = 0; i < BURST; i++, seq++)
-			CHECK_RC(tl_send_inline(ep, 2, H, &seq, 4, 5000), 0);
+		/* One burst, one doorbell: sent message by message, a sender
+		 * preempted mid-burst on a loaded machine lets the receiver
+		 * sleep and be woken again inside the burst. */
+		uint32_t seqs[BURST];
+		struct tpz_send sb[BURST];
+		for (int i = 0; i < BURST; i++, seq++) {
+			seqs[i] = seq;
+			sb[i] = (struct tpz_send){ .dst = 2, .handler = H, .data = &seqs[i], .data_len = 4 };
+		}
+		for (int done = 0; done < BURST;) {
+			int n = tpz_send_burst(ep, sb + done, BURST - done);
+			CHECK(n > 0 || n == -EAGAIN, "tpz_send_burst: %d (%s)", n, tpz_strerror(n));
+			if (n > 0)
+				done += n;
+			else
+				tpz_poll(ep, 0);
+		}
 		/* Let the receiver drain and go back to sleep. */
 		POLL_UNTIL(ep, false, 3);
 	}
