@@ -56,8 +56,8 @@ static void usage(FILE *f)
 "  --secret-file FILE   cluster secret for tcp links (first line of FILE)\n"
 "  --no-offload         no checksum/segmentation offloads (for comparison)\n"
 "  --no-addr            do not set addresses and routes (leave them to the operator)\n"
-"  --spin-us N          receive side: poll N us before sleeping (default 50)\n"
-"  --tx-spin-us N       send side: poll the interface N us before sleeping (default 0)\n"
+"  --spin-us N          receive side: poll N us (yielding the CPU) before sleeping (default 50)\n"
+"  --tx-spin-us N       send side: poll the interface N us before sleeping (default 50)\n"
 "  --pool-frames N      frames in the pool, if this daemon creates it (default 1024)\n"
 "  --ring-slots N       slots per ring (default 256)\n"
 "  --cpus LIST          run on these CPUs only (e.g. 1 or 0,2-3; default: any)\n"
@@ -385,7 +385,7 @@ static void defaults(struct tip_options *o)
 	o->offload = true;
 	o->addr = true;
 	o->spin_us = 50;
-	o->tx_spin_us = 0;
+	o->tx_spin_us = 50;
 	o->pool_frames = 1024;
 	o->ring_slots = 256;
 }
