@@ -465,6 +465,7 @@ set title "tpz-ipd polling before sleep (--spin-us/--tx-spin-us), shm"
 set ylabel "Gbit/s"
 set y2label "µs"
 set y2tics
+set y2range [0:*]
 set ytics nomirror
 plot "$d3" using 2:xtic(1) title "1 stream Gbit/s" lc rgb "#2b7bba", "" using 3 axes x1y2 title "RR µs" lc rgb "#d95f02"
 unset multiplot

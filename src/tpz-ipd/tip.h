@@ -2,7 +2,8 @@
  * tip.h - what the pieces of tpz-ipd (Trapeze/IP) share.
  *
  * Map of the daemon (one concern per file):
- *   main.c    options, startup order, signals, the link manager loop
+ *   main.c    startup order, signals, the link manager loop
+ *   opts.c    the command line and its defaults
  *   netns.c   entering a network namespace for the TUN device, and back
  *   tun.c     the TUN device: IFF_VNET_HDR, offloads, MTU, up
  *   ifaddr.c  the interface's addresses and routes (rtnetlink)
@@ -24,6 +25,7 @@
 
 #include <net/if.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -141,6 +143,12 @@ struct tip_daemon {
 	struct tip_counters  ctr;
 	uint64_t             start_ns;
 };
+
+/* opts.c: tip_opts_parse returns -1 to go on, or an exit code (after
+ * --help, --stats or a bad option). */
+void tip_opts_default(struct tip_options *o);
+int  tip_opts_parse(int argc, char **argv, struct tip_options *o, bool *check);
+int  tip_parse_cpus(const char *s, cpu_set_t *set);
 
 /* tun.c */
 int  tip_tun_open(struct tip_daemon *d, char *err, size_t errlen);
