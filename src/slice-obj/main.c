@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "obj.h"
 
@@ -34,10 +35,13 @@ static const char usage[] =
 "  --size SIZE         get: bytes to read (default: the object's size)\n"
 "  --readahead N       stripe units of read-ahead (default 8, 0 = off)\n"
 "  --timeout-ms MS     per block call (default 3000)\n"
+"  --spin-us U         poll this long before sleeping while waiting (default:\n"
+"                      Trapeze's, 50)\n"
 "  --bench-total SIZE  bench: bytes to write and read (default 256M)\n"
 "  --bench-bs SIZE     bench: bytes per call (default 1M)\n"
 "  --bench-what W      bench: write, read, seq (write+read), rand (default seq)\n"
-"  --bench-qd N        bench rand: reads in flight (default 1)\n"
+"  --bench-qd N        bench read, rand: reads in flight (default 1; read: 1 =\n"
+"                      one slice_read after the other, with read-ahead)\n"
 "  --bench-seconds S   bench rand: run time (default 3)\n"
 "  -v                  log the library's messages\n"
 "  -h, --help          this text\n";
@@ -108,7 +112,7 @@ int main(int argc, char **argv)
 		{ "secret-file", 1, 0, 'S' }, { "stripe-unit", 1, 0, 'u' }, { "size", 1, 0, 'z' },
 		{ "readahead", 1, 0, 'r' }, { "timeout-ms", 1, 0, 't' }, { "bench-total", 1, 0, 'T' },
 		{ "bench-bs", 1, 0, 'b' }, { "bench-what", 1, 0, 'w' }, { "bench-qd", 1, 0, 'q' },
-		{ "bench-seconds", 1, 0, 'D' }, { "help", 0, 0, 'h' }, { 0 } };
+		{ "bench-seconds", 1, 0, 'D' }, { "spin-us", 1, 0, 'P' }, { "help", 0, 0, 'h' }, { 0 } };
 	struct obj_ctx x = { .readahead = 8 };
 	struct tpz_config cfg;
 	struct slice_client_config ccfg;
@@ -147,6 +151,7 @@ int main(int argc, char **argv)
 		case 'w': what = optarg; break;
 		case 'q': qd = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'D': seconds = atof(optarg); break;
+		case 'P': cfg.spin_us = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'v': x.verbose = 1; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
