@@ -13,6 +13,10 @@
  *           percentiles (each read from its start to the moment its end
  *           is collected)
  *
+ * --bench-reps N runs the read or rand phase N times in this process (a
+ * line each, "rep"): the first read of a new process also pays for
+ * mapping the shared pool's pages into it, the later ones do not.
+ *
  * Every 4 KiB of what write writes starts with its own file offset (8
  * bytes); reads check it in every 4 KiB they get, so a misplaced or
  * missing block is counted ("errors") at the cost of one load per 4 KiB.
@@ -26,6 +30,8 @@
 #include "obj.h"
 
 #define STAMP 4096u
+
+static uint32_t bench_rep = 1;   /* which repetition of the read phase */
 
 static void stamp(uint8_t *buf, uint32_t len, uint64_t off)
 {
@@ -51,9 +57,10 @@ static uint64_t check(const uint8_t *buf, uint32_t len, uint64_t off)
 static void print_rw(struct obj_ctx *x, const char *phase, uint32_t bs, uint32_t qd, uint64_t total,
 		     double dt, uint64_t errors)
 {
-	printf("{\"phase\":\"%s\",\"servers\":%u,\"stripe_unit\":%u,\"bs\":%u,\"qd\":%u,\"bytes\":%" PRIu64
-	       ",\"seconds\":%.4f,\"GBps\":%.3f,\"errors\":%" PRIu64 "}\n", phase, x->map.layout.width,
-	       x->map.layout.stripe_unit, bs, qd, total, dt, total / dt / 1e9, errors);
+	printf("{\"phase\":\"%s\",\"rep\":%u,\"servers\":%u,\"stripe_unit\":%u,\"bs\":%u,\"qd\":%u,"
+	       "\"bytes\":%" PRIu64 ",\"seconds\":%.4f,\"GBps\":%.3f,\"errors\":%" PRIu64 "}\n", phase,
+	       bench_rep, x->map.layout.width, x->map.layout.stripe_unit, bs, qd, total, dt, total / dt / 1e9,
+	       errors);
 	fflush(stdout);
 }
 
@@ -236,10 +243,10 @@ static int rand_read(struct obj_ctx *x, uint64_t total, uint32_t bs, uint32_t qd
 	uint64_t k = n < cap ? n : cap;
 	qsort(lat, k, sizeof(double), cmp_d);
 	if (rc == 0 && k)
-		printf("{\"phase\":\"randread\",\"servers\":%u,\"bs\":%u,\"qd\":%u,\"ops\":%" PRIu64
+		printf("{\"phase\":\"randread\",\"rep\":%u,\"servers\":%u,\"bs\":%u,\"qd\":%u,\"ops\":%" PRIu64
 		       ",\"seconds\":%.3f,\"iops\":%.0f,\"lat_us_p50\":%.2f,\"lat_us_p99\":%.2f,"
 		       "\"lat_us_p999\":%.2f,\"errors\":%" PRIu64 "}\n",
-		       x->map.layout.width, bs, qd, n, dt, n / dt, lat[k / 2], lat[k * 99 / 100],
+		       bench_rep, x->map.layout.width, bs, qd, n, dt, n / dt, lat[k / 2], lat[k * 99 / 100],
 		       lat[k * 999 / 1000], bad);
 out:
 	free(lat);
@@ -249,23 +256,26 @@ out:
 }
 
 int obj_bench(struct obj_ctx *x, uint64_t obj, uint64_t total, uint32_t bs, const char *what,
-	      uint32_t qd, double seconds)
+	      uint32_t qd, double seconds, uint32_t reps)
 {
 	int rc = 0;
 
 	x->map.obj = obj;
 	if (!total || !bs || bs > (64u << 20) || total % bs || qd == 0 || qd > 1024 ||
-	    (uint64_t)bs * qd > (1ull << 31)) {
+	    (uint64_t)bs * qd > (1ull << 31) || reps == 0 || reps > 100) {
 		fprintf(stderr, "slice-obj: bench: bad --bench-total, --bench-bs or --bench-qd "
-			"(total a multiple of bs, qd 1..1024)\n");
+			"(total a multiple of bs, qd 1..1024, reps 1..100)\n");
 		return 2;
 	}
 	if (!strcmp(what, "write") || !strcmp(what, "seq"))
 		rc = seq_write(x, total, bs);
-	if (rc == 0 && (!strcmp(what, "read") || !strcmp(what, "seq")))
-		rc = seq_read(x, total, bs, qd);
-	if (rc == 0 && !strcmp(what, "rand"))
-		rc = rand_read(x, total, bs, qd, seconds);
+	for (uint32_t r = 1; r <= reps && rc == 0; r++) {
+		bench_rep = r;
+		if (!strcmp(what, "read") || !strcmp(what, "seq"))
+			rc = seq_read(x, total, bs, qd);
+		if (rc == 0 && !strcmp(what, "rand"))
+			rc = rand_read(x, total, bs, qd, seconds);
+	}
 	if (rc < 0) {
 		fprintf(stderr, "slice-obj: bench: %s\n", strerror(-rc));
 		return 1;
