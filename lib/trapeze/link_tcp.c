@@ -335,10 +335,11 @@ static int tcp_poll(struct tpz_endpoint *ep, struct tpz_peer *p, int budget)
 	return 0;
 }
 
-static bool tcp_pending(struct tpz_endpoint *ep, struct tpz_peer *p)
+static unsigned tcp_pending(struct tpz_endpoint *ep, struct tpz_peer *p)
 {
 	struct tcp_conn *c = p->link;
-	return tpz_tcp_rx_pending(&c->rx);
+	/* Queued sends need no watching: epoll wakes us when they can go. */
+	return tpz_tcp_rx_pending(&c->rx) ? TPZ_PEND_INPUT : 0;
 }
 
 static void tcp_close(struct tpz_endpoint *ep, struct tpz_peer *p, void *link, bool goodbye)

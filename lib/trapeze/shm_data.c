@@ -339,11 +339,14 @@ static int shm_poll(struct tpz_endpoint *ep, struct tpz_peer *p, int budget)
 	return (int)done;
 }
 
-static bool shm_pending(struct tpz_endpoint *ep, struct tpz_peer *p)
+/* Sends the peer still reads (lent frames, our memory) complete once its
+ * tail passes them; it rings no doorbell for that, so they are reported
+ * apart: a waiter naps instead of spinning on them (poll.c). */
+static unsigned shm_pending(struct tpz_endpoint *ep, struct tpz_peer *p)
 {
 	struct shm_chan *ch = p->link;
-	return tpz_ring_ready(ch->in, ch->tail) ||
-	       (atomic_load(&ch->pend_count) && tpz_ring_tail(ch->out) != ch->head);
+	return (tpz_ring_ready(ch->in, ch->tail) ? TPZ_PEND_INPUT : 0) |
+	       (atomic_load(&ch->pend_count) ? TPZ_PEND_DONE : 0);
 }
 
 const struct tpz_link_ops tpz_shm_ops = {

@@ -114,13 +114,17 @@ struct tpz_link_ops {
 	void (*kick)(struct tpz_endpoint *ep, struct tpz_peer *p);
 	/* Deliver up to budget arrived messages; run completions.  Returns count. */
 	int  (*poll)(struct tpz_endpoint *ep, struct tpz_peer *p, int budget);
-	/* Could poll deliver something right now?  (checked before sleeping) */
-	bool (*pending)(struct tpz_endpoint *ep, struct tpz_peer *p);
+	/* What could poll do now (checked before sleeping): TPZ_PEND_INPUT,
+	 * deliver messages; TPZ_PEND_DONE, run completions of sends the peer
+	 * is still reading (it rings no doorbell when it is done). */
+	unsigned (*pending)(struct tpz_endpoint *ep, struct tpz_peer *p);
 	/* Tear the link state down (no sender can be inside any more);
 	 * goodbye: tell the other side first.  Frees link. */
 	void (*close)(struct tpz_endpoint *ep, struct tpz_peer *p, void *link, bool goodbye);
 };
 extern const struct tpz_link_ops tpz_shm_ops, tpz_tcp_ops;
+#define TPZ_PEND_INPUT 0x1u
+#define TPZ_PEND_DONE  0x2u
 
 /* Internal send flag: part of a burst; ops->kick follows. */
 #define TPZ_SEND_DEFER 0x80000000u
