@@ -7,7 +7,7 @@ pkgs=(build-essential pkg-config libsodium-dev libisal-dev liblmdb-dev libnfs-de
 case $what in
   build) ;;
   test)  pkgs+=(clang libclang-rt-14-dev iproute2 iputils-ping procps libnfs-utils qemu-system-x86) ;;
-  bench) pkgs+=(ucx-utils iperf3 gnuplot-nox util-linux) ;;
+  bench) pkgs+=(ucx-utils iperf3 gnuplot-nox util-linux sockperf iproute2) ;;
   *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
 esac
 missing=()
