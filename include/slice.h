@@ -110,6 +110,26 @@ int  slice_open(struct slice_client *c, const struct slice_block_map *map, struc
  * directly, all of them in parallel.  Holes read as zeros; the caller
  * bounds reads by the file size it knows.  Returns len or -errno. */
 ssize_t slice_read(struct slice_file *f, void *buf, size_t len, uint64_t off);
+/*
+ * Reads in flight.  slice_read_start sends the calls of one read (as
+ * slice_read does, all pieces at once) and returns without waiting; the
+ * bytes land in buf while the caller goes on - typically to start more
+ * reads: a streaming reader that keeps several in flight needs no
+ * read-ahead, and every byte is copied once, from the server's memory
+ * into buf.  slice_read_end waits for a read and returns len or -errno
+ * (and frees the handle); slice_read_done says without blocking whether
+ * it could (it drives delivery once).  Reads may end in any order.  Every
+ * started read must be ended before slice_close (-EBUSY otherwise).
+ * A started read sees the file's earlier writes; bytes written while it
+ * is in flight may or may not show.  Read-ahead buffers are neither used
+ * nor filled.  The calls hold no NetRPC call records while in flight
+ * (they complete by continuation), so many may be outstanding.
+ */
+struct slice_aio;
+int     slice_read_start(struct slice_file *f, void *buf, size_t len, uint64_t off,
+			 struct slice_aio **out);
+bool    slice_read_done(struct slice_aio *io);
+ssize_t slice_read_end(struct slice_aio *io);
 /* Write-behind: returns once the bytes are on their way (copied into
  * frames); at most dirty_max bytes are in flight.  Any offset and length.
  * An error of an earlier write-behind call is returned by the next write,
@@ -122,7 +142,8 @@ int  slice_flush(struct slice_file *f);
 int  slice_fsync(struct slice_file *f);
 /* Replace the file's map (the owner changed it); waits for writes first. */
 int  slice_set_map(struct slice_file *f, const struct slice_block_map *map);
-/* slice_fsync, then free.  Returns slice_fsync's result. */
+/* slice_fsync, then free.  Returns slice_fsync's result (-EBUSY, and
+ * nothing done, while reads started with slice_read_start are not ended). */
 int  slice_close(struct slice_file *f);
 
 /* Object-wide operations, on every server of the map. */

@@ -340,7 +340,6 @@ void orpc_conn_readable(struct orpc_conn *c, bool hangup)
 void orpc_conn_resume(struct orpc_conn *c)
 {
 	pthread_mutex_lock(&c->mu);
-	c->resume_queued = false;
 	bool go = !c->dead && !c->reading && under_half(c);
 	pthread_mutex_unlock(&c->mu);
 	if (!go)

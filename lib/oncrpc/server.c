@@ -222,6 +222,13 @@ static void drain_wake(struct orpc_server *s)
 	while (list) {
 		struct orpc_conn *c = list;
 		list = c->resume_next;
+		/* Off the list now, so a new request may queue it again.  Only
+		 * here: orpc_conn_resume also runs from orpc_conn_writable while
+		 * c may still be on a list, and clearing the flag there let c be
+		 * pushed twice (a loop in the list, a use after free). */
+		pthread_mutex_lock(&c->mu);
+		c->resume_queued = false;
+		pthread_mutex_unlock(&c->mu);
 		orpc_conn_resume(c);
 		orpc_conn_unref(c);   /* queue_resume's reference */
 	}

@@ -48,13 +48,19 @@ void slice_client_destroy(struct slice_client *c)
 }
 
 /* A server that is gone, unreachable or timed out: the caller sees EIO. */
-static int lost(int rc)
+int sl_lost(int rc)
 {
 	return rc == -ENOTCONN || rc == -ECONNRESET || rc == -ETIMEDOUT || rc == -ECANCELED ||
 	       rc == -EPIPE || rc == -EHOSTUNREACH ? -EIO : rc;
 }
 
 int sl_issue(struct slice_client *c, const struct nrpc_call_desc *d, nrpc_call_t *call)
+{
+	return sl_issue_cont(c, d, NULL, NULL, call);
+}
+
+int sl_issue_cont(struct slice_client *c, const struct nrpc_call_desc *d, nrpc_cont_fn fn, void *arg,
+		  nrpc_call_t *call)
 {
 	struct nrpc_call_desc dd = *d;
 	uint32_t tries = 0;
@@ -63,7 +69,7 @@ int sl_issue(struct slice_client *c, const struct nrpc_call_desc *d, nrpc_call_t
 	if (!dd.timeout_ms)
 		dd.timeout_ms = c->cfg.timeout_ms;
 	for (;;) {
-		rc = nrpc_call_async(c->r, &dd, NRPC_WAIT, NULL, NULL, call);
+		rc = nrpc_call_async(c->r, &dd, fn ? NRPC_CONT : NRPC_WAIT, fn, arg, call);
 		if (rc == -EAGAIN) {   /* out of credit or ring space: let replies in */
 			if (nrpc_progress(c->r, 1) == -EBUSY)
 				sched_yield();
@@ -76,7 +82,7 @@ int sl_issue(struct slice_client *c, const struct nrpc_call_desc *d, nrpc_call_t
 	}
 	if (rc < 0)
 		SCTR(c, errors, 1);
-	return lost(rc);
+	return sl_lost(rc);
 }
 
 int sl_collect(struct slice_client *c, nrpc_call_t call, struct nrpc_result *res)
@@ -86,7 +92,7 @@ int sl_collect(struct slice_client *c, nrpc_call_t call, struct nrpc_result *res
 		rc = res->status;
 	if (rc < 0 && rc != -ENOENT)   /* ENOENT: an object a server never held */
 		SCTR(c, errors, 1);
-	return lost(rc);
+	return sl_lost(rc);
 }
 
 #define L(f) atomic_load_explicit(&c->ctr.f, memory_order_relaxed)

@@ -48,6 +48,8 @@ int slice_close(struct slice_file *f)
 {
 	if (!f)
 		return -EINVAL;
+	if (f->naio)
+		return -EBUSY;   /* their replies would land in a freed file */
 	int rc = slice_fsync(f);
 	sl_ra_drop(f);
 	for (uint32_t i = 0; i < f->nra; i++)

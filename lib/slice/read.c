@@ -8,9 +8,14 @@
  * read gets the next `readahead` stripe units requested ahead of it, into
  * buffers of the open file; its next reads are served from them.  A single
  * read of a whole small file never triggers it (nothing is read past what
- * was asked until the second sequential read).
+ * was asked until the second sequential read).  Those bytes are copied
+ * twice (into the buffer, then to the reader): a reader that wants every
+ * byte copied once keeps several reads in flight instead
+ * (slice_read_start / slice_read_end, at the end of this file).
  */
 #include <errno.h>
+#include <sched.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,39 +29,52 @@ struct piece {
 	uint32_t    len;
 };
 
+/* A reply's bytes into dst[0..len): placed there already by the engine,
+ * or copied out of the frames it came in (no IPT entry matched), which
+ * are freed; what a short answer left out is a hole: zeros. */
+static void put_in_place(struct slice_client *c, struct nrpc_result *res, uint8_t *dst, uint32_t len)
+{
+	uint32_t got = 0;
+
+	if (res->status == 0 && res->payload_len) {
+		if (res->placed) {
+			got = res->payload_len;
+		} else {
+			for (uint32_t i = 0; i < res->payload.nseg && got < len; i++) {
+				uint32_t k = (uint32_t)sl_min(res->payload.seg[i].len, len - got);
+				memcpy(dst + got, res->payload.seg[i].base, k);
+				got += k;
+			}
+		}
+	}
+	if (!res->placed && res->payload.nseg)
+		tpz_payload_free(c->ep, &res->payload);
+	if (res->status == 0 && got < len)
+		memset(dst + got, 0, len - got);
+}
+
 /* Put the reply of a piece in place: normally the engine already did. */
 static int land(struct slice_client *c, struct piece *p)
 {
 	struct nrpc_result res;
 	int rc = sl_collect(c, p->call, &res);
-	uint32_t got = 0;
 
-	if (rc == 0 && res.payload_len) {
-		if (res.placed) {
-			got = res.payload_len;
-		} else {   /* came in frames (no IPT entry matched): copy them */
-			for (uint32_t i = 0; i < res.payload.nseg && got < p->len; i++) {
-				uint32_t k = (uint32_t)sl_min(res.payload.seg[i].len, p->len - got);
-				memcpy(p->dst + got, res.payload.seg[i].base, k);
-				got += k;
-			}
-		}
-	}
-	if (!res.placed && res.payload.nseg)
+	if (rc == 0)
+		put_in_place(c, &res, p->dst, p->len);
+	else if (!res.placed && res.payload.nseg)
 		tpz_payload_free(c->ep, &res.payload);
-	if (rc == 0 && got < p->len)   /* a short answer is a hole at the end */
-		memset(p->dst + got, 0, p->len - got);
 	return rc;
 }
 
+/* fn NULL: collected with land(); else fn runs when the reply is in. */
 static int issue_read(struct slice_client *c, uint64_t obj, uint32_t node, uint64_t off, uint8_t *dst,
-		      uint32_t len, nrpc_call_t *call)
+		      uint32_t len, nrpc_cont_fn fn, void *arg, nrpc_call_t *call)
 {
 	struct slb_rw a = { .obj = obj, .off = off, .len = len };
 	struct tpz_payload buf = { .nseg = 1, .seg = { { dst, len } } };
 	struct nrpc_call_desc d = { .dst = node, .op = SLB_READ, .args = &a, .args_len = sizeof(a),
 				    .reply_buf = &buf };
-	return sl_issue(c, &d, call);
+	return sl_issue_cont(c, &d, fn, arg, call);
 }
 
 /* ---- read-ahead ---------------------------------------------------------- */
@@ -119,7 +137,7 @@ static void ra_issue(struct slice_file *f, uint64_t from_block)
 		if (!s->buf && !(s->buf = aligned_alloc(4096, su)))
 			return;
 		if (issue_read(c, f->map.obj, slice_block_server(&f->map, b), b << f->su_shift, s->buf, su,
-			       &s->call) < 0) {
+			       NULL, NULL, &s->call) < 0) {
 			s->len = 0;
 			return;
 		}
@@ -132,22 +150,47 @@ static void ra_issue(struct slice_file *f, uint64_t from_block)
 
 /* ---- the read ----------------------------------------------------------- */
 
+/* The piece of a read that starts at off (left bytes to go): to the end of
+ * its stripe unit, plus the whole units after it that live on the same
+ * server - one call, up to the maximum payload - stopping before a unit
+ * that read-ahead holds (with_ra).  Its server goes to *node. */
+static uint32_t piece_len(struct slice_file *f, uint64_t off, uint64_t left, bool with_ra, uint32_t *node)
+{
+	uint32_t su = f->map.layout.stripe_unit, max = tpz_max_payload(f->c->ep);
+	uint64_t b = off >> f->su_shift;
+	uint32_t k = (uint32_t)sl_min(su - (off & (su - 1)), left);
+
+	*node = slice_block_server(&f->map, b);
+	while (k < left && k + su <= max && !(with_ra && ra_find(f, b + 1)) &&
+	       slice_block_server(&f->map, b + 1) == *node) {
+		k += (uint32_t)sl_min(su, left - k);
+		b++;
+	}
+	return k;
+}
+
+/* Reads see the file's own writes: those in flight are waited for. */
+static int read_prepare(struct slice_file *f, const void *buf, size_t len, uint64_t off)
+{
+	if (!f || (!buf && len) || off + len < off)
+		return -EINVAL;
+	if (f->wq_n || f->fill_len)
+		return slice_flush(f);
+	return 0;
+}
+
 ssize_t slice_read(struct slice_file *f, void *buf, size_t len, uint64_t off)
 {
 	struct piece out[MAX_OUT];
-	uint32_t head = 0, n = 0, su = f ? f->map.layout.stripe_unit : 0;
+	uint32_t head = 0, n = 0;
 	uint8_t *dst = buf;
-	int rc = 0;
+	int rc;
 
-	if (!f || (!buf && len) || off + len < off)
-		return -EINVAL;
+	if ((rc = read_prepare(f, buf, len, off)) < 0)
+		return rc;
 	if (len == 0)
 		return 0;
-	if (f->wq_n || f->fill_len) {   /* read your own writes */
-		if ((rc = slice_flush(f)) < 0)
-			return rc;
-	}
-	uint32_t max = tpz_max_payload(f->c->ep);
+	uint32_t su = f->map.layout.stripe_unit;
 	for (size_t pos = 0; pos < len && rc == 0;) {
 		uint64_t o = off + pos, b = o >> f->su_shift;
 		uint32_t in = (uint32_t)(o & (su - 1));
@@ -160,13 +203,8 @@ ssize_t slice_read(struct slice_file *f, void *buf, size_t len, uint64_t off)
 			continue;
 		}
 		rc = 0;
-		/* Whole blocks that follow on the same server go in the same call. */
-		uint32_t node = slice_block_server(&f->map, b);
-		while (pos + k < len && k + su <= max && !ra_find(f, b + 1) &&
-		       slice_block_server(&f->map, b + 1) == node) {
-			k += (uint32_t)sl_min(su, len - pos - k);
-			b++;
-		}
+		uint32_t node;
+		k = piece_len(f, o, len - pos, true, &node);
 		if (n == MAX_OUT) {   /* the window is full: take the oldest in */
 			rc = land(f->c, &out[head]);
 			head = (head + 1) % MAX_OUT;
@@ -177,7 +215,7 @@ ssize_t slice_read(struct slice_file *f, void *buf, size_t len, uint64_t off)
 		struct piece *p = &out[(head + n) % MAX_OUT];
 		p->dst = dst + pos;
 		p->len = k;
-		if ((rc = issue_read(f->c, f->map.obj, node, o, p->dst, k, &p->call)) < 0)
+		if ((rc = issue_read(f->c, f->map.obj, node, o, p->dst, k, NULL, NULL, &p->call)) < 0)
 			break;
 		n++;
 		pos += k;
@@ -198,4 +236,136 @@ ssize_t slice_read(struct slice_file *f, void *buf, size_t len, uint64_t off)
 	if (sequential && f->c->cfg.readahead)
 		ra_issue(f, (off + len) >> f->su_shift);
 	return (ssize_t)len;
+}
+
+/* ---- asynchronous reads ---------------------------------------------------
+ *
+ * The pieces go out as NRPC_CONT calls: the continuation (on whichever
+ * thread drives delivery) puts the bytes in place and counts the piece
+ * down, and NetRPC frees the call record at once, so reads in flight hold
+ * no records or credits while nobody waits for them.
+ */
+
+struct aio_piece {
+	struct slice_aio *io;
+	uint8_t          *dst;
+	uint32_t          len;
+};
+
+struct slice_aio {
+	struct slice_file *f;
+	size_t             len;
+	_Atomic uint32_t   left;      /* pieces not answered yet (+1 while issuing) */
+	_Atomic int        rc;        /* the first error */
+	uint32_t           npieces;
+	struct aio_piece   p[];
+};
+
+static void aio_keep_error(struct slice_aio *io, int rc)
+{
+	int none = 0;
+
+	if (rc < 0)
+		atomic_compare_exchange_strong(&io->rc, &none, rc);
+}
+
+/* The continuation of a piece (delivery path). */
+static void aio_landed(struct nrpc *r, struct nrpc_result *res, void *arg)
+{
+	struct aio_piece *p = arg;
+	struct slice_aio *io = p->io;
+	struct slice_client *c = io->f->c;
+
+	(void)r;
+	if (res->status < 0 && res->status != -ENOENT)
+		SCTR(c, errors, 1);
+	put_in_place(c, res, p->dst, p->len);
+	aio_keep_error(io, sl_lost(res->status));
+	/* release: the bytes and the error before the count the ender reads
+	 * (acquire in aio_wait); io may be gone right after this. */
+	atomic_fetch_sub_explicit(&io->left, 1, memory_order_release);
+}
+
+static void aio_wait(struct slice_aio *io)
+{
+	struct nrpc *r = io->f->c->r;
+
+	while (atomic_load_explicit(&io->left, memory_order_acquire))
+		if (nrpc_progress(r, 1) == -EBUSY)   /* another thread delivers: let it */
+			sched_yield();
+}
+
+int slice_read_start(struct slice_file *f, void *buf, size_t len, uint64_t off, struct slice_aio **out)
+{
+	int rc;
+
+	if (!out)
+		return -EINVAL;
+	if ((rc = read_prepare(f, buf, len, off)) < 0)
+		return rc;
+	/* Pieces: one per stripe unit touched at most. */
+	uint64_t maxp = len ? ((off + len - 1) >> f->su_shift) - (off >> f->su_shift) + 1 : 0;
+	if (maxp > (SIZE_MAX - sizeof(struct slice_aio)) / sizeof(struct aio_piece))
+		return -EINVAL;
+	struct slice_aio *io = malloc(sizeof(*io) + (size_t)maxp * sizeof(io->p[0]));
+	if (!io)
+		return -ENOMEM;
+	io->f = f;
+	io->len = len;
+	io->npieces = 0;
+	atomic_init(&io->rc, 0);
+	atomic_init(&io->left, 1);   /* held until every piece is out */
+	for (size_t pos = 0; pos < len;) {
+		struct aio_piece *p = &io->p[io->npieces];
+		uint32_t node;
+		p->io = io;
+		p->dst = (uint8_t *)buf + pos;
+		p->len = piece_len(f, off + pos, len - pos, false, &node);
+		nrpc_call_t call;
+		atomic_fetch_add_explicit(&io->left, 1, memory_order_relaxed);
+		if ((rc = issue_read(f->c, f->map.obj, node, off + pos, p->dst, p->len, aio_landed, p,
+				     &call)) < 0) {
+			atomic_fetch_sub_explicit(&io->left, 1, memory_order_relaxed);
+			aio_keep_error(io, rc);
+			break;
+		}
+		io->npieces++;
+		pos += p->len;
+	}
+	atomic_fetch_sub_explicit(&io->left, 1, memory_order_release);
+	if ((rc = atomic_load(&io->rc)) < 0) {   /* not all sent: wait for those that were */
+		aio_wait(io);
+		free(io);
+		return rc;
+	}
+	f->naio++;
+	*out = io;
+	return 0;
+}
+
+bool slice_read_done(struct slice_aio *io)
+{
+	if (!io)
+		return true;
+	if (atomic_load_explicit(&io->left, memory_order_acquire) == 0)
+		return true;
+	nrpc_poll(io->f->c->r, 0);
+	return atomic_load_explicit(&io->left, memory_order_acquire) == 0;
+}
+
+ssize_t slice_read_end(struct slice_aio *io)
+{
+	if (!io)
+		return -EINVAL;
+	struct slice_file *f = io->f;
+	aio_wait(io);
+	int rc = atomic_load(&io->rc);
+	ssize_t ret = rc < 0 ? rc : (ssize_t)io->len;
+	f->naio--;
+	if (rc == 0) {
+		SCTR(f->c, reads, 1);
+		SCTR(f->c, read_bytes, io->len);
+	}
+	free(io);
+	return ret;
 }

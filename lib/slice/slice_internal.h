@@ -4,7 +4,8 @@
  *   layout.c     striping arithmetic, block maps
  *   map_cache.c  the block-map cache (LRU, invalidation)
  *   client.c     slice_client: configuration, issuing and collecting calls
- *   read.c       slice_read: parallel striped reads, read-ahead
+ *   read.c       slice_read: parallel striped reads, read-ahead; reads in
+ *                flight (slice_read_start / slice_read_end)
  *   write.c      slice_write: write-behind, flush, commit
  *   file.c       slice_open / slice_close / slice_set_map
  *   objops.c     object-wide operations: truncate, remove, stat, statfs
@@ -31,6 +32,12 @@ struct slice_client {
 /* Issue one call (NRPC_WAIT mode), making progress while out of credit.
  * A server we cannot reach is -EIO. */
 int sl_issue(struct slice_client *c, const struct nrpc_call_desc *d, nrpc_call_t *call);
+/* The same with a continuation (NRPC_CONT): fn runs on the delivery path
+ * with the result and must not block. */
+int sl_issue_cont(struct slice_client *c, const struct nrpc_call_desc *d, nrpc_cont_fn fn, void *arg,
+		  nrpc_call_t *call);
+/* A server gone, unreachable or timed out is -EIO to the caller. */
+int sl_lost(int rc);
 /* Collect it: 0 and *res, or -errno (a lost server is -EIO). */
 int sl_collect(struct slice_client *c, nrpc_call_t call, struct nrpc_result *res);
 /* The servers that may hold part of the object: layout, then exceptions,
@@ -83,6 +90,7 @@ struct slice_file {
 	struct sl_ra          *ra;
 	uint32_t               nra;
 	uint64_t               next_seq;        /* offset a sequential reader reads next */
+	uint32_t               naio;            /* reads started, not yet ended */
 };
 
 int  sl_write_drain(struct slice_file *f, uint64_t keep_bytes);

@@ -21,6 +21,8 @@
  * The clock is read every 32nd idle poll (and every EV_BUSY-th busy one). */
 #define EV_NS   500000ull
 #define EV_BUSY 1024
+/* Longest sleep while only completions of sends are awaited. */
+#define DONE_NAP_MS 1
 
 int tpz_ev_add(struct tpz_endpoint *ep, struct tpz_evsrc *src, uint32_t events)
 {
@@ -126,14 +128,16 @@ int tpz_poll(struct tpz_endpoint *ep, int max)
 	return n;
 }
 
-static bool anything_pending(struct tpz_endpoint *ep)
+static unsigned anything_pending(struct tpz_endpoint *ep)
 {
-	for (uint32_t i = 0; i < atomic_load(&ep->nup); i++) {
+	unsigned pend = atomic_load(&ep->done_pending) ? TPZ_PEND_INPUT : 0;
+
+	for (uint32_t i = 0; i < atomic_load(&ep->nup) && !(pend & TPZ_PEND_INPUT); i++) {
 		struct tpz_peer *p = &ep->peers[ep->up_list[i]];
-		if (atomic_load(&p->state) == PEER_UP && p->ops->pending(ep, p))
-			return true;
+		if (atomic_load(&p->state) == PEER_UP)
+			pend |= p->ops->pending(ep, p);
 	}
-	return atomic_load(&ep->done_pending) != 0;
+	return pend;
 }
 
 int tpz_wait(struct tpz_endpoint *ep, int timeout_ms)
@@ -159,12 +163,18 @@ int tpz_wait(struct tpz_endpoint *ep, int timeout_ms)
 		 * published before seeing the announcement is caught here
 		 * (the barrier pairs with ring_doorbell in shm_data.c). */
 		tpz_shm_sleep_prepare(ep, true);
-		if (anything_pending(ep)) {
+		unsigned pend = anything_pending(ep);
+		if (pend & TPZ_PEND_INPUT) {
 			tpz_shm_sleep_prepare(ep, false);
 			continue;
 		}
 		RX_INC(ep, sleeps, 1);
 		int ms = end == UINT64_MAX ? -1 : (int)((end - now + 999999) / 1000000);
+		/* Sends a peer is still reading complete without a wake-up: nap
+		 * (spinning here would take the CPU from that very reader, and
+		 * a block server may have hundreds of replies out). */
+		if ((pend & TPZ_PEND_DONE) && (ms < 0 || ms > DONE_NAP_MS))
+			ms = DONE_NAP_MS;
 		if (atomic_exchange_explicit(&ep->polling, 1, memory_order_acquire))
 			return -EBUSY;
 		/* Wake at least once a second for handshake deadlines. */

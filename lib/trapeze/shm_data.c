@@ -160,9 +160,8 @@ copy:
 			d->kind = DESC_FRAMES;
 			TX_INC(p, copies, 1);
 			/* Frames among the sources were given to us: done with them. */
-			for (uint32_t i = 0; i < pl->nseg && !(flags & TPZ_SEND_LEND); i++)
-				if (tpz_is_frame(ep, pl->seg[i].base))
-					tpz_frame_free(ep, pl->seg[i].base);
+			if (!(flags & TPZ_SEND_LEND))
+				tpz_payload_put_frames(ep, pl);
 			tpz_complete_later(ep, done, arg, 0);
 		}
 	}
@@ -339,11 +338,14 @@ static int shm_poll(struct tpz_endpoint *ep, struct tpz_peer *p, int budget)
 	return (int)done;
 }
 
-static bool shm_pending(struct tpz_endpoint *ep, struct tpz_peer *p)
+/* Sends the peer still reads (lent frames, our memory) complete once its
+ * tail passes them; it rings no doorbell for that, so they are reported
+ * apart: a waiter naps instead of spinning on them (poll.c). */
+static unsigned shm_pending(struct tpz_endpoint *ep, struct tpz_peer *p)
 {
 	struct shm_chan *ch = p->link;
-	return tpz_ring_ready(ch->in, ch->tail) ||
-	       (atomic_load(&ch->pend_count) && tpz_ring_tail(ch->out) != ch->head);
+	return (tpz_ring_ready(ch->in, ch->tail) ? TPZ_PEND_INPUT : 0) |
+	       (atomic_load(&ch->pend_count) ? TPZ_PEND_DONE : 0);
 }
 
 const struct tpz_link_ops tpz_shm_ops = {

@@ -61,6 +61,10 @@ bool   tpz_pool_put_owned(struct tpz_pool *p, uint32_t idx, uint32_t owner);
 void   tpz_pool_set_owner(struct tpz_pool *p, uint32_t idx, uint32_t owner);
 bool   tpz_pool_claim(struct tpz_pool *p, uint32_t idx, uint32_t from, uint32_t to);
 int    tpz_pool_index(const struct tpz_pool *p, const void *addr); /* -1 if outside */
+/* Free, once each, the pool frames that hold pl's segments (a segment may
+ * start anywhere inside its frame, and two may share one); memory outside
+ * the pool is left alone. */
+void   tpz_payload_put_frames(struct tpz_endpoint *ep, const struct tpz_payload *pl);
 uint32_t tpz_pool_free_count(const struct tpz_pool *p);
 uint32_t tpz_pool_reclaim(struct tpz_pool *p, uint32_t owner);   /* frees owner's frames */
 static inline void *tpz_pool_addr(const struct tpz_pool *p, uint32_t idx)
@@ -114,13 +118,17 @@ struct tpz_link_ops {
 	void (*kick)(struct tpz_endpoint *ep, struct tpz_peer *p);
 	/* Deliver up to budget arrived messages; run completions.  Returns count. */
 	int  (*poll)(struct tpz_endpoint *ep, struct tpz_peer *p, int budget);
-	/* Could poll deliver something right now?  (checked before sleeping) */
-	bool (*pending)(struct tpz_endpoint *ep, struct tpz_peer *p);
+	/* What could poll do now (checked before sleeping): TPZ_PEND_INPUT,
+	 * deliver messages; TPZ_PEND_DONE, run completions of sends the peer
+	 * is still reading (it rings no doorbell when it is done). */
+	unsigned (*pending)(struct tpz_endpoint *ep, struct tpz_peer *p);
 	/* Tear the link state down (no sender can be inside any more);
 	 * goodbye: tell the other side first.  Frees link. */
 	void (*close)(struct tpz_endpoint *ep, struct tpz_peer *p, void *link, bool goodbye);
 };
 extern const struct tpz_link_ops tpz_shm_ops, tpz_tcp_ops;
+#define TPZ_PEND_INPUT 0x1u
+#define TPZ_PEND_DONE  0x2u
 
 /* Internal send flag: part of a burst; ops->kick follows. */
 #define TPZ_SEND_DEFER 0x80000000u

@@ -61,7 +61,7 @@ int blockd_parse_opts(int argc, char **argv, struct blockd_opts *o);
 struct blockd_ctr {
 	_Atomic uint64_t reads, writes, commits, truncates, removes, stats;
 	_Atomic uint64_t bytes_read, bytes_written;
-	_Atomic uint64_t cache_hits, cache_misses, deferred, bounced;
+	_Atomic uint64_t cache_hits, cache_misses, deferred, bounced, lent;
 	_Atomic uint64_t errors, refused;
 };
 
@@ -76,6 +76,7 @@ struct blockd {
 	_Atomic uint64_t     verf;       /* boot verifier */
 	_Atomic bool         stopping;   /* new requests are refused */
 	_Atomic uint32_t     pinned;     /* replies still reading cache blocks */
+	const uint8_t       *zero;       /* CACHE_BLOCK zeros: a frame if the cache is in frames */
 	struct blockd_ctr    ctr;
 };
 
@@ -98,6 +99,7 @@ void blockd_defer(struct blockd *bd, struct nrpc_req *req, blockd_io_fn run);
 void blockd_counters(struct blockd *bd, struct slb_blockd_counters *out);
 
 /* read.c */
+extern const uint8_t zero_block[CACHE_BLOCK];   /* in private memory */
 /* On the delivery path: answer from memory (the cache, the page cache)
  * if everything is there; false: hand the request to read_io. */
 bool read_fast(struct blockd *bd, struct nrpc_req *req, const struct slb_rw *a);

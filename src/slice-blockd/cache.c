@@ -21,6 +21,8 @@ struct cache {
 	struct cblk    *lru_head, *lru_tail;   /* head: least recently used */
 	struct cblk    *free_list;
 	uint64_t        spares;
+	bool            used;          /* a block was handed out */
+	bool            own_memory;    /* blocks in buffers from cache_use_memory */
 };
 
 static uint32_t slot(const struct cache *c, uint64_t obj, uint64_t idx)
@@ -136,8 +138,9 @@ int cache_create(uint64_t bytes, struct cache **out)
 	return 0;
 }
 
-/* Blocks still pinned by replies in flight are gone with the arena: the
- * caller destroys the endpoint (which drops those completions) first. */
+/* Blocks still pinned by replies in flight are gone with the arena (or
+ * their frames with the endpoint): the caller destroys the endpoint
+ * (which drops those completions) first. */
 void cache_destroy(struct cache *c)
 {
 	if (!c)
@@ -148,6 +151,38 @@ void cache_destroy(struct cache *c)
 	free(c->tab);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
+}
+
+int cache_use_memory(struct cache *c, void *(*get)(void *arg), void (*put)(void *arg, void *p), void *arg)
+{
+	uint32_t i;
+
+	pthread_mutex_lock(&c->lock);
+	int rc = c->used ? -EBUSY : 0;
+	pthread_mutex_unlock(&c->lock);
+	if (rc || !c->nblocks)
+		return rc;
+	uint8_t **mem = calloc(c->nblocks, sizeof(*mem));
+	if (!mem)
+		return -ENOMEM;
+	for (i = 0; i < c->nblocks; i++)
+		if (!(mem[i] = get(arg)))
+			break;
+	if (i < c->nblocks) {   /* not enough for all: none */
+		while (i-- > 0)
+			put(arg, mem[i]);
+		free(mem);
+		return -ENOMEM;
+	}
+	/* Nothing was handed out (checked above), and the daemon has not
+	 * started serving: the descriptors are ours alone. */
+	for (i = 0; i < c->nblocks; i++)
+		c->blk[i].data = mem[i];
+	free(mem);
+	munmap(c->arena, c->arena_len);
+	c->arena = NULL;
+	c->own_memory = true;
+	return 0;
 }
 
 bool cache_pin_run(struct cache *c, uint64_t obj, uint64_t first, uint32_t n, struct cblk **out)
@@ -183,6 +218,7 @@ struct cblk *cache_alloc(struct cache *c)
 	struct cblk *b;
 
 	pthread_mutex_lock(&c->lock);
+	c->used = true;
 	if ((b = c->free_list)) {
 		c->free_list = b->lnext;
 		b->lnext = NULL;
@@ -291,5 +327,6 @@ void cache_stats(struct cache *c, struct cache_stats *st)
 	st->bytes = (uint64_t)c->nblocks * CACHE_BLOCK;
 	st->used = (uint64_t)c->nindexed * CACHE_BLOCK;
 	st->spares = c->spares;
+	st->own_memory = c->own_memory;
 	pthread_mutex_unlock(&c->lock);
 }

@@ -118,6 +118,51 @@ static void fit_open_files(struct blockd_opts *o)
 	}
 }
 
+static void *frame_get(void *ep) { return tpz_frame_alloc(ep); }
+static void frame_put(void *ep, void *p) { tpz_frame_free(ep, p); }
+
+/*
+ * Over shm, cache blocks in the fabric's frame pool make a cache hit one
+ * memcpy by the client, straight out of shared memory (the reply lends the
+ * frames); in private memory the client's engine must use
+ * process_vm_readv, which pins every 4 KiB page it reads.  The pool is
+ * shared by every node of the host and sized by whoever created the
+ * fabric, so the cache moves there only if all of it fits with a quarter
+ * of the pool (at least FRAMES_KEPT) left free for messages - write-behind
+ * and everyone else's payloads.  Over tcp it makes no difference.
+ */
+#define FRAMES_KEPT 64u
+static void cache_to_frames(struct blockd *b, const struct blockd_opts *o)
+{
+	struct tpz_counters t;
+	uint64_t want = (o->cache_mb << 20) / CACHE_BLOCK + 1;   /* + the block of zeros */
+
+	b->zero = zero_block;
+	if (!o->fabric || !o->cache_mb)
+		return;
+	tpz_counters(b->ep, &t);
+	uint64_t keep = t.frames_total / 4 > FRAMES_KEPT ? t.frames_total / 4 : FRAMES_KEPT;
+	if (tpz_frame_size(b->ep) != CACHE_BLOCK || t.frames_free < want + keep) {
+		blog(BLOG_INFO, "cache in private memory: the fabric's pool has %llu of %llu frames free, "
+		     "the cache needs %llu and %llu stay free for messages (a fabric created with more "
+		     "--pool-frames makes cache hits one copy from shared memory)",
+		     (unsigned long long)t.frames_free, (unsigned long long)t.frames_total,
+		     (unsigned long long)want, (unsigned long long)keep);
+		return;
+	}
+	uint8_t *zero = tpz_frame_alloc(b->ep);
+	if (!zero || cache_use_memory(b->cache, frame_get, frame_put, b->ep) < 0) {
+		if (zero)
+			tpz_frame_free(b->ep, zero);
+		blog(BLOG_INFO, "cache in private memory: other nodes took the fabric's frames first");
+		return;
+	}
+	memset(zero, 0, CACHE_BLOCK);
+	b->zero = zero;
+	blog(BLOG_INFO, "cache in %llu frames of the fabric's pool (%llu were free): hits are lent "
+	     "to shm replies", (unsigned long long)want, (unsigned long long)t.frames_free);
+}
+
 static int start_net(struct blockd *b, const struct blockd_opts *o, char *secret, int *port)
 {
 	struct tpz_config cfg;
@@ -138,6 +183,7 @@ static int start_net(struct blockd *b, const struct blockd_opts *o, char *secret
 		     o->fabric ? ", fabric " : "", o->fabric ? o->fabric : "", tpz_strerror(rc));
 		return rc;
 	}
+	cache_to_frames(b, o);
 	struct nrpc_config nc;
 	nrpc_config_default(&nc);
 	nc.max_calls = 64;    /* we serve; we make no calls */
@@ -229,11 +275,12 @@ static void log_counters(struct blockd *b, const char *when)
 	tpz_counters(b->ep, &t);
 #define L(f) (unsigned long long)atomic_load(&b->ctr.f)
 	blog(BLOG_INFO, "%scounters: reads %llu (cache hits %llu, misses %llu, waited for the disk %llu, "
-	     "bounced %llu), writes %llu, "
+	     "bounced %llu, lent from frames %llu), writes %llu, "
 	     "bytes read %llu written %llu, commits %llu, truncates %llu, removes %llu, stats %llu, "
 	     "crc errors %llu, sync errors %llu, errors %llu; trapeze: payloads zero-copy %llu copied %llu",
 	     when, (unsigned long long)c.reads, (unsigned long long)c.cache_hits,
-	     (unsigned long long)c.cache_misses, L(deferred), L(bounced), (unsigned long long)c.writes,
+	     (unsigned long long)c.cache_misses, L(deferred), L(bounced), L(lent),
+	     (unsigned long long)c.writes,
 	     (unsigned long long)c.bytes_read, (unsigned long long)c.bytes_written, L(commits),
 	     L(truncates), L(removes), L(stats), (unsigned long long)c.crc_errors,
 	     (unsigned long long)sc.sync_errors, (unsigned long long)c.errors,

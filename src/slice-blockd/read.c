@@ -3,10 +3,11 @@
  * one segment per CACHE_BLOCK the range touches, a shared block of zeros
  * for blocks wholly past the end.  The blocks stay pinned until the engine
  * says it no longer reads them (the done callback), and are never copied
- * by this process: over shm the client copies them once, straight from our
- * memory into its buffer (process_vm_readv; private memory plus a done
- * callback is what selects that path in the engine), over tcp they are
- * written to the socket from where they are.
+ * by this process: over shm the client copies them once, straight into its
+ * buffer - with a memcpy out of the fabric's pool when the cache is in
+ * frames (they are lent: TPZ_SEND_LEND), else out of our private memory
+ * with process_vm_readv (private memory plus a done callback selects that
+ * path) - and over tcp they are written to the socket from where they are.
  *
  * A read of SLB_IO_MAX bytes that does not start on a cache block touches
  * TPZ_SG_MAX + 1 blocks, one more than a payload can list: that one reply
@@ -30,8 +31,9 @@ _Static_assert((SLB_IO_MAX + CACHE_BLOCK - 1) / CACHE_BLOCK + 1 <= RD_MAX, "a re
 _Static_assert(CACHE_BLOCK % STORE_BLOCK == 0 && CACHE_BLOCK / STORE_BLOCK <= STORE_READ_BLOCKS,
 	       "a cache block is whole store blocks, read in one call");
 
-/* Past the end: the engine reads these zeros in place, like a cache block. */
-static const uint8_t zero_block[CACHE_BLOCK] __attribute__((aligned(4096)));
+/* Past the end: the engine reads these zeros in place, like a cache block
+ * (bd->zero: this, or a frame of zeros when the cache is in frames). */
+const uint8_t zero_block[CACHE_BLOCK] __attribute__((aligned(4096)));
 
 /* The cache blocks a reply lends; freed when the engine is done. */
 struct lend {
@@ -61,13 +63,14 @@ static void unpin_all(struct blockd *bd, struct cblk **blk, uint32_t n)
 }
 
 /* The requested bytes of blocks blk[0..n-1] (NULL: zeros) as a payload. */
-static void make_segments(const struct slb_rw *a, struct cblk **blk, uint32_t n, struct tpz_iov *seg)
+static void make_segments(struct blockd *bd, const struct slb_rw *a, struct cblk **blk, uint32_t n,
+			  struct tpz_iov *seg)
 {
 	uint32_t bo = (uint32_t)(a->off % CACHE_BLOCK), left = a->len;
 
 	for (uint32_t i = 0; i < n && left; i++) {
 		uint32_t k = CACHE_BLOCK - bo < left ? CACHE_BLOCK - bo : left;
-		uint8_t *base = blk[i] ? blk[i]->data : (uint8_t *)zero_block;
+		uint8_t *base = blk[i] ? blk[i]->data : (uint8_t *)bd->zero;
 		seg[i] = (struct tpz_iov){ base + bo, k };
 		left -= k;
 		bo = 0;
@@ -95,7 +98,7 @@ static void reply_blocks(struct blockd *bd, struct nrpc_req *req, const struct s
 		return;
 	}
 	l->bd = bd;
-	make_segments(a, blk, n, seg);
+	make_segments(bd, a, blk, n, seg);
 	if (n <= TPZ_SG_MAX) {
 		pl.nseg = n;
 		memcpy(pl.seg, seg, n * sizeof(seg[0]));
@@ -117,8 +120,18 @@ static void reply_blocks(struct blockd *bd, struct nrpc_req *req, const struct s
 		pl.seg[0] = (struct tpz_iov){ l->bounce, a->len };
 		BCTR(bd, bounced, 1);
 	}
+	/* Frames (the cache is in the pool) are lent, never given: over shm
+	 * the client copies them out of the pool and they stay ours; over
+	 * tcp they are written from where they are.  Without the flag the
+	 * engine would pass them on or free them. */
+	uint32_t flags = 0;
+	for (uint32_t i = 0; i < pl.nseg && !flags; i++)
+		if (tpz_is_frame(bd->ep, pl.seg[i].base))
+			flags = TPZ_SEND_LEND;
+	if (flags)
+		BCTR(bd, lent, 1);
 	atomic_fetch_add(&bd->pinned, 1);
-	rc = nrpc_reply(req, 0, &res, sizeof(res), &pl, 0, lend_done, l);
+	rc = nrpc_reply(req, 0, &res, sizeof(res), &pl, flags, lend_done, l);
 	if (rc < 0)   /* not sent: no done will come */
 		lend_done(l, rc);
 out:

@@ -13,9 +13,21 @@
 
 #define CHUNK (1u << 20)
 
-static int fail(const char *what, int rc)
+/* The error, and for -EIO the servers of the stripe that are down: the
+ * library says only that one was lost. */
+static int fail(struct obj_ctx *x, const char *what, int rc)
 {
-	fprintf(stderr, "slice-obj: %s: %s\n", what, strerror(-rc));
+	char down[512] = "";
+	size_t n = 0;
+
+	for (uint32_t i = 0; rc == -EIO && i < x->nservers && n < sizeof(down) - 1; i++) {
+		uint32_t node = x->map.layout.servers[i];
+		if (!tpz_peer_is_up(x->ep, node))
+			n += (size_t)snprintf(down + n, sizeof(down) - n, "%sblock server %u at %s", n ? ", " : "",
+					      node, x->urls[i]);
+	}
+	fprintf(stderr, "slice-obj: %s: %s%s%s%s\n", what, strerror(-rc), n ? " (" : "", down,
+		n ? " down or unreachable)" : "");
 	return 1;
 }
 
@@ -26,11 +38,11 @@ int obj_put(struct obj_ctx *x, uint64_t obj, const char *path)
 	uint64_t off = 0;
 
 	if (fd < 0)
-		return fail(path, -errno);
+		return fail(x, path, -errno);
 	char *buf = malloc(CHUNK);
 	x->map.obj = obj;
 	if (!buf || (rc = slice_open(x->c, &x->map, &f)) < 0)
-		return fail("open", buf ? rc : -ENOMEM);
+		return fail(x, "open", buf ? rc : -ENOMEM);
 	for (;;) {
 		ssize_t n = read(fd, buf, CHUNK);
 		if (n < 0) {
@@ -58,7 +70,7 @@ int obj_put(struct obj_ctx *x, uint64_t obj, const char *path)
 	if (fd)
 		close(fd);
 	if (rc < 0)
-		return fail("put", rc);
+		return fail(x, "put", rc);
 	if (x->verbose)
 		fprintf(stderr, "slice-obj: put %" PRIu64 " bytes as object %" PRIu64 "\n", off, obj);
 	return 0;
@@ -73,16 +85,16 @@ int obj_get(struct obj_ctx *x, uint64_t obj, const char *path, int64_t size)
 	x->map.obj = obj;
 	if (size < 0) {
 		if ((rc = slice_stat(x->c, &x->map, &total, NULL)) < 0)
-			return fail("stat", rc);
+			return fail(x, "stat", rc);
 	} else {
 		total = (uint64_t)size;
 	}
 	int fd = strcmp(path, "-") ? open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644) : 1;
 	if (fd < 0)
-		return fail(path, -errno);
+		return fail(x, path, -errno);
 	char *buf = aligned_alloc(4096, CHUNK);
 	if (!buf || (rc = slice_open(x->c, &x->map, &f)) < 0)
-		return fail("open", buf ? rc : -ENOMEM);
+		return fail(x, "open", buf ? rc : -ENOMEM);
 	for (uint64_t off = 0; off < total && rc == 0;) {
 		size_t k = total - off < CHUNK ? (size_t)(total - off) : CHUNK;
 		ssize_t n = slice_read(f, buf, k, off);
@@ -104,7 +116,7 @@ int obj_get(struct obj_ctx *x, uint64_t obj, const char *path, int64_t size)
 	free(buf);
 	if (fd != 1 && close(fd) < 0 && rc == 0)
 		rc = -errno;
-	return rc < 0 ? fail("get", rc) : 0;
+	return rc < 0 ? fail(x, "get", rc) : 0;
 }
 
 int obj_stat(struct obj_ctx *x, uint64_t obj)
@@ -113,7 +125,7 @@ int obj_stat(struct obj_ctx *x, uint64_t obj)
 	x->map.obj = obj;
 	int rc = slice_stat(x->c, &x->map, &size, &alloc);
 	if (rc < 0)
-		return fail("stat", rc);
+		return fail(x, "stat", rc);
 	printf("object %" PRIu64 ": size %" PRIu64 " allocated %" PRIu64 "\n", obj, size, alloc);
 	return 0;
 }
@@ -122,14 +134,14 @@ int obj_rm(struct obj_ctx *x, uint64_t obj)
 {
 	x->map.obj = obj;
 	int rc = slice_remove(x->c, &x->map);
-	return rc < 0 ? fail("rm", rc) : 0;
+	return rc < 0 ? fail(x, "rm", rc) : 0;
 }
 
 int obj_truncate(struct obj_ctx *x, uint64_t obj, uint64_t size)
 {
 	x->map.obj = obj;
 	int rc = slice_truncate(x->c, &x->map, size);
-	return rc < 0 ? fail("truncate", rc) : 0;
+	return rc < 0 ? fail(x, "truncate", rc) : 0;
 }
 
 int obj_statfs(struct obj_ctx *x)

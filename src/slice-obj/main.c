@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "obj.h"
 
@@ -34,11 +35,15 @@ static const char usage[] =
 "  --size SIZE         get: bytes to read (default: the object's size)\n"
 "  --readahead N       stripe units of read-ahead (default 8, 0 = off)\n"
 "  --timeout-ms MS     per block call (default 3000)\n"
+"  --spin-us U         poll this long before sleeping while waiting (default:\n"
+"                      Trapeze's, 50)\n"
 "  --bench-total SIZE  bench: bytes to write and read (default 256M)\n"
 "  --bench-bs SIZE     bench: bytes per call (default 1M)\n"
 "  --bench-what W      bench: write, read, seq (write+read), rand (default seq)\n"
-"  --bench-qd N        bench rand: reads in flight (default 1)\n"
+"  --bench-qd N        bench read, rand: reads in flight (default 1; read: 1 =\n"
+"                      one slice_read after the other, with read-ahead)\n"
 "  --bench-seconds S   bench rand: run time (default 3)\n"
+"  --bench-reps N      bench: run the read or rand phase N times (default 1)\n"
 "  -v                  log the library's messages\n"
 "  -h, --help          this text\n";
 
@@ -108,14 +113,14 @@ int main(int argc, char **argv)
 		{ "secret-file", 1, 0, 'S' }, { "stripe-unit", 1, 0, 'u' }, { "size", 1, 0, 'z' },
 		{ "readahead", 1, 0, 'r' }, { "timeout-ms", 1, 0, 't' }, { "bench-total", 1, 0, 'T' },
 		{ "bench-bs", 1, 0, 'b' }, { "bench-what", 1, 0, 'w' }, { "bench-qd", 1, 0, 'q' },
-		{ "bench-seconds", 1, 0, 'D' }, { "help", 0, 0, 'h' }, { 0 } };
+		{ "bench-seconds", 1, 0, 'D' }, { "spin-us", 1, 0, 'P' }, { "bench-reps", 1, 0, 'E' }, { "help", 0, 0, 'h' }, { 0 } };
 	struct obj_ctx x = { .readahead = 8 };
 	struct tpz_config cfg;
 	struct slice_client_config ccfg;
 	const char *secret_file = NULL, *what = "seq";
 	int64_t size = -1;
 	uint64_t total = 256u << 20;
-	uint32_t bs = 1u << 20, qd = 1;
+	uint32_t bs = 1u << 20, qd = 1, reps = 1;
 	double seconds = 3;
 	int o, rc;
 
@@ -147,6 +152,8 @@ int main(int argc, char **argv)
 		case 'w': what = optarg; break;
 		case 'q': qd = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'D': seconds = atof(optarg); break;
+		case 'E': reps = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'P': cfg.spin_us = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'v': x.verbose = 1; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
@@ -203,7 +210,7 @@ int main(int argc, char **argv)
 	else if (!strcmp(cmd, "statfs") && nargs == 0)
 		rc = obj_statfs(&x);
 	else if (!strcmp(cmd, "bench") && nargs == 1)
-		rc = obj_bench(&x, parse_obj(a[0]), total, bs, what, qd, seconds);
+		rc = obj_bench(&x, parse_obj(a[0]), total, bs, what, qd, seconds, reps);
 	else {
 		fprintf(stderr, "slice-obj: bad command or arguments: %s\n%s", cmd, usage);
 		rc = 2;

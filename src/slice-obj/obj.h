@@ -27,9 +27,10 @@ int obj_rm(struct obj_ctx *x, uint64_t obj);
 int obj_truncate(struct obj_ctx *x, uint64_t obj, uint64_t size);
 int obj_statfs(struct obj_ctx *x);
 /* bench: sequential write then read of `total` bytes in `bs` pieces, or
- * random `bs` reads at queue depth qd; prints one JSON line per phase. */
+ * random `bs` reads at queue depth qd (read and rand reps times); prints
+ * one JSON line per phase. */
 int obj_bench(struct obj_ctx *x, uint64_t obj, uint64_t total, uint32_t bs, const char *what,
-	      uint32_t qd, double seconds);
+	      uint32_t qd, double seconds, uint32_t reps);
 
 uint64_t obj_parse_size(const char *s);   /* 64K, 1M, 1G; 0 on error */
 double   obj_now(void);
