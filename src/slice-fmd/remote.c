@@ -38,6 +38,13 @@ int peer_call(struct fmd *f, uint32_t idx, uint16_t op, const void *args, uint32
 {
 	if (idx >= f->cfg.managers || idx == f->cfg.index || !f->fabric)
 		return -EINVAL;
+	/* shutting down: no new calls (a peer that is down would hold the
+	 * threads we wait for in connects and retries) */
+	if (atomic_load(&f->stopping)) {
+		if (pl)
+			tpz_payload_free(f->fabric->ep, pl);
+		return -ESHUTDOWN;
+	}
 	uint32_t node = f->cfg.peers[idx].node;
 	struct tpz_endpoint *ep = f->fabric->ep;
 	if (!tpz_peer_is_up(ep, node)) {
