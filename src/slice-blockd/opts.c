@@ -86,7 +86,7 @@ int blockd_parse_opts(int argc, char **argv, struct blockd_opts *o)
 	int c;
 
 	*o = (struct blockd_opts){ .cache_mb = 256, .workers = 4, .pool_frames = 512, .max_open = 1024,
-				   .spin_us = -1, .log_level = BLOG_INFO };
+				   .spin_us = BLOCKD_SPIN_US, .log_level = BLOG_INFO };
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
