@@ -28,7 +28,7 @@
 #
 # Every slice-blockd runs on CPU $TPZ_CPU_SERVER (0), slice-obj and the other
 # clients on CPU $TPZ_CPU_CLIENT (1); daemons run with their default spin.
-# Each read figure is the median of reps 2..3 of the read inside one
+# Each read figure is the median of reps 2..4 of the read inside one
 # slice-obj process (rep 1 also maps the shared pool into the new process);
 # writes include the final commit (fdatasync on /tmp's disk).  Data
 # directories live under /tmp/slice-io-PID and are removed; namespaces are
@@ -155,7 +155,7 @@ bench_errors() {
 # ---- the loopback matrix -----------------------------------------------------
 
 loop_one() {
-    local link=$1 n=$2 bs name qd logf reps=3
+    local link=$1 n=$2 bs name qd logf reps=4
     logf=$LOGS/obj-$link-n$n-r$REP
     : >"$logf"
     log "$link, $n server(s)"
@@ -451,7 +451,7 @@ write_md() {
         echo "  the pool and hits are lent (the client copies them once, with memcpy, out of shared memory);"
         echo "  a \`cache_private\` check row says a server fell back to private memory."
         echo "- Reads: \`--bench-qd\` reads in flight (slice_read_start/_end), $(szname 1048576) × 4, 256 KiB × 16 or"
-        echo "  64 KiB × 64 = 4 MiB; each figure is the median of reps 2 and 3 of three reads of the whole object"
+        echo "  64 KiB × 64 = 4 MiB; each figure is the median of reps 2-4 of four reads of the whole object"
         echo "  in one process (rep 1 also maps the pool's pages into the new process; it is not used)."
         echo "  Every 4 KiB read is checked against the offset written into it (wrong blocks: check rows)."
         echo "- Writes: write-behind of the whole object, then slice_close (commit: fdatasync on every server,"
