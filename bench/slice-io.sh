@@ -162,8 +162,11 @@ loop_one() {
     cluster_start "$link" "$n" || { cluster_stop; emit check "failed.$link.n$n" count 1; return 0; }
     local B=(bench 7 --bench-total "$TOTAL")
     for bs in "${BSS[@]}"; do   # the last write (1 MiB) leaves the object
-        sobj "$logf" "${B[@]}" --bench-what write --bench-bs "$bs" ||
-            { log "WARN: write failed (see $logf.err)"; emit check "failed.$link.n$n.write" count 1; }
+        if ! sobj "$logf" "${B[@]}" --bench-what write --bench-bs "$bs"; then
+            log "WARN: write failed: $(tail -1 "$logf.err") (see $logf.err)"
+            emit check "failed.$link.n$n.write.$(szname "$bs")" count 1
+            continue
+        fi
         grep '"phase":"write"' "$logf" | tail -1 | jget GBps | emit_all slice "$link.write.n$n.$(szname "$bs")" GB/s
     done
     # The first read fills the servers' caches from the page cache.
@@ -314,13 +317,20 @@ run_scaling() {
         done
         logf=$LOGS/obj-scale-n$n-r$REP
         : >"$logf"
+        # Calls wait behind megabytes queued for a slow link, and a lost
+        # segment there costs TCP retransmission timeouts: 10 s per call.
         if ((${#SRV_ARGS[@]} == 2 * n)); then
-            sobj "$logf" bench 7 --bench-total "$SCALE_TOTAL" --bench-bs 1048576 --bench-what write &&
+            if sobj "$logf" -v --timeout-ms 10000 bench 7 --bench-total "$SCALE_TOTAL" --bench-bs 1048576 \
+                --bench-what write; then
                 emit slice "scale.write.n$n" GB/s "$(grep '"phase":"write"' "$logf" | jget GBps)"
-            sobj "$logf" bench 7 --bench-total "$SCALE_TOTAL" --bench-bs 1048576 --bench-what read \
-                --bench-qd 8 --bench-reps 3 || emit check "failed.scale.n$n" count 1
-            jlines "$logf" read GBps | emit_all slice "scale.read.n$n" GB/s
-            bench_errors "$logf" "scale.n$n"
+                sobj "$logf" -v --timeout-ms 10000 bench 7 --bench-total "$SCALE_TOTAL" --bench-bs 1048576 \
+                    --bench-what read --bench-qd 8 --bench-reps 3 || emit check "failed.scale.n$n" count 1
+                jlines "$logf" read GBps | emit_all slice "scale.read.n$n" GB/s
+                bench_errors "$logf" "scale.n$n"
+            else
+                log "WARN: scaling write with $n server(s) failed: $(tail -1 "$logf.err") (see $logf.err)"
+                emit check "failed.scale.n$n.write" count 1
+            fi
         else
             emit check "failed.scale.n$n" count 1
         fi
@@ -460,7 +470,8 @@ write_md() {
         echo "  collected; $RAND_SECS s per rep."
         echo "- Scaling: N namespaces, veth pairs with \`tc qdisc ... tbf rate ${LINK_MBIT}mbit burst 256kb latency 10ms\`"
         echo "  on both ends; slice-blockd in namespace i on 10.x.i.2 over tcp; the client in the root namespace"
-        echo "  reads $((SCALE_TOTAL >> 20)) MiB in 1 MiB calls, 8 in flight."
+        echo "  reads $((SCALE_TOTAL >> 20)) MiB in 1 MiB calls, 8 in flight (per-call timeout 10 s: calls wait behind"
+        echo "  megabytes queued for a slow link, and a segment the link drops costs TCP retransmission timeouts)."
         echo "- The machine is a 2-vCPU VM shared with other work: see the load line above and the min/max"
         echo "  columns below; -r 3 for decisions."
         echo
