@@ -501,8 +501,10 @@ write_png() {
     done
     : >"$d-rand.dat"
     for link in shm tcp; do
-        printf '"%s qd1 p50"\t%s\n"%s qd1 p99"\t%s\n' "$link" "$(orna "$(med slice "$link.rand4k.qd1.p50")")" \
-            "$link" "$(orna "$(med slice "$link.rand4k.qd1.p99")")" | sed 's/n\/a/?/' >>"$d-rand.dat"
+        for n in 1 16; do
+            printf '"%s qd %s"\t%s\t%s\n' "$link" "$n" "$(orna "$(med slice "$link.rand4k.qd$n.p50")")" \
+                "$(orna "$(med slice "$link.rand4k.qd$n.p99")")" | sed 's/n\/a/?/g' >>"$d-rand.dat"
+        done
     done
     local mc lo
     mc=$(med memcpy GBps_dram) lo=$(med iperf3 loopback.1stream)
@@ -512,35 +514,39 @@ set output "$PNG"
 set multiplot layout 2,2 title "Slice data path: slice-obj against 1-8 slice-blockd (2 vCPUs)"
 set datafile missing "?"
 set grid ytics
-set key top right
-set xlabel "block servers"
 set ylabel "GB/s"
 set xtics (1, 2, 4, 8)
 set logscale x 2
-set title "Cached sequential read over shm (4 MiB in flight)"
+set xrange [0.8:10]
+set key below
+set bmargin 6
+set title "Cached sequential read over shm, by block servers (4 MiB in flight)"
 plot "$d-shm.dat" using 1:2 with linespoints title "64 KiB calls", \
      "" using 1:3 with linespoints title "256 KiB", \
      "" using 1:4 with linespoints title "1 MiB", \
      ${mc:-0} * 0.7 with lines dt 2 lc rgb "red" title "0.7 x memcpy from DRAM (goal)", \
      ${mc:-0} with lines dt 3 lc rgb "gray" title "memcpy from DRAM"
-set title "Cached sequential read over tcp loopback (4 MiB in flight)"
+set title "Cached sequential read over tcp loopback, by block servers (4 MiB in flight)"
 plot "$d-tcp.dat" using 1:2 with linespoints title "64 KiB calls", \
      "" using 1:3 with linespoints title "256 KiB", \
      "" using 1:4 with linespoints title "1 MiB", \
      ${lo:-0} with lines dt 3 lc rgb "gray" title "iperf3 loopback, one stream"
-set title "Scaling: aggregate read, each server behind ${LINK_MBIT} Mbit/s"
+set title "Scaling: aggregate read by block servers, each behind ${LINK_MBIT} Mbit/s"
 plot "$d-scale.dat" using 1:2 with linespoints lw 2 title "slice-obj read (1 MiB x 8)", \
      "" using 1:3 with lines dt 2 lc rgb "red" title "goal: 0.9 x N x link"
 unset logscale x
-unset xlabel
+set autoscale x
 set xtics auto
-set title "4 KiB random read latency, 4 servers, qd 1 (us, log)"
+set title "4 KiB random read latency, 4 servers, cached (us, log scale)"
 set logscale y
+set yrange [1:10000]
 set ylabel "us"
 set style data histograms
+set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set boxwidth 0.9
-plot "$d-rand.dat" using 2:xtic(1) title "latency" lc rgb "#2b7bba"
+plot "$d-rand.dat" using 2:xtic(1) title "p50" lc rgb "#2b7bba", \
+     "" using 3 title "p99" lc rgb "#d95f02"
 unset multiplot
 EOF
 }
@@ -555,6 +561,12 @@ cleanup_all() {
 }
 trap cleanup_all EXIT
 
+# SLICE_IO_PLOT_ONLY=1: redraw the plot from an existing TSV, measure nothing.
+if [[ -n ${SLICE_IO_PLOT_ONLY:-} ]]; then
+    mkdir -p "$LOGS"
+    write_png
+    exit 0
+fi
 mkdir -p "$OUT" "$LOGS" "$WORK"
 rm -f "$LOGS"/*
 printf 'slice-io-bench-%s\n' "$TAG" >"$WORK/secret"
