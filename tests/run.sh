@@ -55,10 +55,14 @@ for t in "${tests[@]}"; do
 	wanted "$name" "$@" || continue
 	log="$OUT/$name.log"
 	start=$(date +%s.%N)
+	tmo=$TIMEOUT
 	if [ "${t%.sh}" != "$t" ]; then
-		timeout -k 5 "$TIMEOUT" sh "$t" >"$log" 2>&1 </dev/null
+		# A script may ask for more time: a line "# test-timeout: SECONDS".
+		n=$(sed -n 's/^# test-timeout: *\([0-9][0-9]*\).*/\1/p' "$t" | head -1)
+		[ -n "$n" ] && tmo=$n
+		timeout -k 5 "$tmo" sh "$t" >"$log" 2>&1 </dev/null
 	else
-		timeout -k 5 "$TIMEOUT" "$t" >"$log" 2>&1 </dev/null
+		timeout -k 5 "$tmo" "$t" >"$log" 2>&1 </dev/null
 	fi
 	rc=$?
 	secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
@@ -76,7 +80,7 @@ for t in "${tests[@]}"; do
 		fail=$((fail + 1))
 		failed+=("$name")
 		why="exit code $rc"
-		[ $rc -eq 124 ] || [ $rc -eq 137 ] && why="timed out after ${TIMEOUT}s"
+		[ $rc -eq 124 ] || [ $rc -eq 137 ] && why="timed out after ${tmo}s"
 		[ $rc -gt 128 ] && [ $rc -ne 137 ] && why="killed by signal $((rc - 128))"
 		printf 'FAIL %-22s %6ss  (%s)\n' "$name" "$secs" "$why"
 		cp "$log" "$OUT/failed-$name.log"

@@ -146,11 +146,15 @@ int nrpc_forward(struct nrpc_req *req, uint32_t node)
 	struct tpz_send s = { .dst = node, .handler = req->r->cfg.handler, .data = data,
 			      .data_len = NRPC_HDR_SIZE + req->args_len,
 			      .payload = req->payload.nseg ? &req->payload : NULL };
+	/* Counted before it goes: the delegate's reply may reach the caller,
+	 * and the caller ask for our counters, before this thread runs on. */
+	NCTR(req->r, requests_forwarded, 1);
 	int rc = send_or_queue(req->r, &s, on_worker_thread(req->r));
 	if (rc == 0) {
 		req->answered = true;
 		req->payload.nseg = 0;   /* the frames went on with it */
-		NCTR(req->r, requests_forwarded, 1);
+	} else {
+		atomic_fetch_sub_explicit(&req->r->ctr.requests_forwarded, 1, memory_order_relaxed);
 	}
 	return rc;
 }

@@ -230,13 +230,27 @@ int tpz_payload_alloc(struct tpz_endpoint *ep, struct tpz_payload *pl, size_t le
 	return 0;
 }
 
+void tpz_payload_put_frames(struct tpz_endpoint *ep, const struct tpz_payload *pl)
+{
+	int idx[TPZ_SG_MAX];
+	uint32_t n = pl->nseg < TPZ_SG_MAX ? pl->nseg : TPZ_SG_MAX;
+
+	for (uint32_t i = 0; i < n; i++) {
+		idx[i] = tpz_pool_index(&ep->pool, pl->seg[i].base);
+		bool seen = false;
+		for (uint32_t j = 0; j < i && !seen; j++)
+			seen = idx[j] == idx[i];
+		/* Only the owner frees (as in tpz_frame_free). */
+		if (idx[i] >= 0 && !seen)
+			tpz_pool_put_owned(&ep->pool, (uint32_t)idx[i], TPZ_OWNER(ep->cfg.node));
+	}
+}
+
 void tpz_payload_free(struct tpz_endpoint *ep, struct tpz_payload *pl)
 {
 	if (!ep || !pl)
 		return;
-	for (uint32_t i = 0; i < pl->nseg && i < TPZ_SG_MAX; i++)
-		if (tpz_is_frame(ep, pl->seg[i].base))
-			tpz_frame_free(ep, pl->seg[i].base);
+	tpz_payload_put_frames(ep, pl);
 	pl->nseg = 0;
 }
 

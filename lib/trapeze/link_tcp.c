@@ -159,9 +159,8 @@ static uint32_t entry_iov(struct txq_entry *t, struct iovec *iov)
 /* The engine is done with a message: give its frames back, tell the sender. */
 static void entry_done(struct tpz_endpoint *ep, struct txq_entry *t, int status)
 {
-	for (uint32_t i = 0; i < t->pl.nseg && !t->lent; i++)
-		if (tpz_is_frame(ep, t->pl.seg[i].base))
-			tpz_frame_free(ep, t->pl.seg[i].base);
+	if (!t->lent)
+		tpz_payload_put_frames(ep, &t->pl);
 	free(t->heap);
 	tpz_complete_later(ep, t->done, t->arg, status);
 }
@@ -244,9 +243,9 @@ static int keep_payload(struct tpz_endpoint *ep, struct tpz_peer *p, struct txq_
 	for (uint32_t i = 0; i < t->pl.nseg; i++) {
 		memcpy(copy + off, t->pl.seg[i].base, t->pl.seg[i].len);
 		off += t->pl.seg[i].len;
-		if (tpz_is_frame(ep, t->pl.seg[i].base) && !t->lent)
-			tpz_frame_free(ep, t->pl.seg[i].base);
 	}
+	if (!t->lent)
+		tpz_payload_put_frames(ep, &t->pl);
 	t->pl.nseg = 1;
 	t->pl.seg[0] = (struct tpz_iov){ copy, len };
 	t->heap = copy;

@@ -160,9 +160,8 @@ copy:
 			d->kind = DESC_FRAMES;
 			TX_INC(p, copies, 1);
 			/* Frames among the sources were given to us: done with them. */
-			for (uint32_t i = 0; i < pl->nseg && !(flags & TPZ_SEND_LEND); i++)
-				if (tpz_is_frame(ep, pl->seg[i].base))
-					tpz_frame_free(ep, pl->seg[i].base);
+			if (!(flags & TPZ_SEND_LEND))
+				tpz_payload_put_frames(ep, pl);
 			tpz_complete_later(ep, done, arg, 0);
 		}
 	}

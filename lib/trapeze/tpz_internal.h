@@ -61,6 +61,10 @@ bool   tpz_pool_put_owned(struct tpz_pool *p, uint32_t idx, uint32_t owner);
 void   tpz_pool_set_owner(struct tpz_pool *p, uint32_t idx, uint32_t owner);
 bool   tpz_pool_claim(struct tpz_pool *p, uint32_t idx, uint32_t from, uint32_t to);
 int    tpz_pool_index(const struct tpz_pool *p, const void *addr); /* -1 if outside */
+/* Free, once each, the pool frames that hold pl's segments (a segment may
+ * start anywhere inside its frame, and two may share one); memory outside
+ * the pool is left alone. */
+void   tpz_payload_put_frames(struct tpz_endpoint *ep, const struct tpz_payload *pl);
 uint32_t tpz_pool_free_count(const struct tpz_pool *p);
 uint32_t tpz_pool_reclaim(struct tpz_pool *p, uint32_t owner);   /* frees owner's frames */
 static inline void *tpz_pool_addr(const struct tpz_pool *p, uint32_t idx)
