@@ -217,7 +217,10 @@ int tpz_poll(struct tpz_endpoint *ep, int max);
 /*
  * Deliver at least one message, waiting up to timeout_ms (-1 = forever):
  * spin spin_us, then sleep until a sender or link wakes us.  Returns the
- * number delivered (0 on timeout).
+ * number delivered (0 on timeout).  Send completions that wait only for a
+ * peer to finish reading (lent frames, one-copy reads of our memory) do
+ * not keep it awake: it then sleeps at most 1 ms at a time, and they run
+ * on the next poll.
  */
 int tpz_wait(struct tpz_endpoint *ep, int timeout_ms);
 /* A file descriptor that becomes readable when tpz_poll has work (for event loops). */

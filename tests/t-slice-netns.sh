@@ -37,8 +37,13 @@ cleanup() {
 		kill -9 "${e#*:}" 2>/dev/null
 		wait "${e#*:}" 2>/dev/null
 	done
+	i=1
+	while [ $i -le $NSRV ]; do
+		ip link del "tslr$i-$tag" 2>/dev/null   # the pair: both ends
+		i=$((i + 1))
+	done
 	for ns in $NSLIST; do
-		ip netns del "$ns" 2>/dev/null   # takes its end of the veth pair, and so the pair
+		ip netns del "$ns" 2>/dev/null
 	done
 	rm -rf "$TMP"
 }

@@ -31,8 +31,11 @@ struct piece {
 
 /* A reply's bytes into dst[0..len): placed there already by the engine,
  * or copied out of the frames it came in (no IPT entry matched), which
- * are freed; what a short answer left out is a hole: zeros. */
-static void put_in_place(struct slice_client *c, struct nrpc_result *res, uint8_t *dst, uint32_t len)
+ * are freed.  A server answers a READ with exactly len bytes (holes and
+ * bytes past the end as zeros): fewer means the engine dropped the
+ * payload (the server died while we read its memory, say), and that is
+ * -EIO, never zeros. */
+static int put_in_place(struct slice_client *c, struct nrpc_result *res, uint8_t *dst, uint32_t len)
 {
 	uint32_t got = 0;
 
@@ -49,8 +52,11 @@ static void put_in_place(struct slice_client *c, struct nrpc_result *res, uint8_
 	}
 	if (!res->placed && res->payload.nseg)
 		tpz_payload_free(c->ep, &res->payload);
-	if (res->status == 0 && got < len)
-		memset(dst + got, 0, len - got);
+	if (res->status == 0 && got < len) {
+		SCTR(c, errors, 1);
+		return -EIO;
+	}
+	return 0;
 }
 
 /* Put the reply of a piece in place: normally the engine already did. */
@@ -60,7 +66,7 @@ static int land(struct slice_client *c, struct piece *p)
 	int rc = sl_collect(c, p->call, &res);
 
 	if (rc == 0)
-		put_in_place(c, &res, p->dst, p->len);
+		rc = put_in_place(c, &res, p->dst, p->len);
 	else if (!res.placed && res.payload.nseg)
 		tpz_payload_free(c->ep, &res.payload);
 	return rc;
@@ -279,8 +285,8 @@ static void aio_landed(struct nrpc *r, struct nrpc_result *res, void *arg)
 	(void)r;
 	if (res->status < 0 && res->status != -ENOENT)
 		SCTR(c, errors, 1);
-	put_in_place(c, res, p->dst, p->len);
-	aio_keep_error(io, sl_lost(res->status));
+	int rc = put_in_place(c, res, p->dst, p->len);
+	aio_keep_error(io, rc < 0 ? rc : sl_lost(res->status));
 	/* release: the bytes and the error before the count the ender reads
 	 * (acquire in aio_wait); io may be gone right after this. */
 	atomic_fetch_sub_explicit(&io->left, 1, memory_order_release);

@@ -9,6 +9,7 @@
  * never sleep and nobody rings.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -23,6 +24,8 @@
 #define EV_BUSY 1024
 /* Longest sleep while only completions of sends are awaited. */
 #define DONE_NAP_MS 1
+/* A spinning waiter gives the CPU away this often (sched_yield). */
+#define SPIN_YIELD_NS 2000ull
 
 int tpz_ev_add(struct tpz_endpoint *ep, struct tpz_evsrc *src, uint32_t events)
 {
@@ -144,7 +147,7 @@ int tpz_wait(struct tpz_endpoint *ep, int timeout_ms)
 {
 	if (!ep)
 		return -EINVAL;
-	uint64_t start = tpz_now_ns();
+	uint64_t start = tpz_now_ns(), yielded = start;
 	uint64_t spin_end = start + (uint64_t)ep->cfg.spin_us * 1000;
 	uint64_t end = timeout_ms < 0 ? UINT64_MAX : start + (uint64_t)timeout_ms * 1000000;
 	int n;
@@ -156,7 +159,16 @@ int tpz_wait(struct tpz_endpoint *ep, int timeout_ms)
 		if (now >= end)
 			return 0;
 		if (now < spin_end) {
-			tpz_cpu_relax();
+			/* Every few microseconds, let a process that shares this
+			 * CPU run - quite possibly the very peer we wait for: a
+			 * spinner that never yields holds the CPU for its whole
+			 * slice while the answer waits behind it. */
+			if (now - yielded >= SPIN_YIELD_NS) {
+				sched_yield();
+				yielded = now;
+			} else {
+				tpz_cpu_relax();
+			}
 			continue;
 		}
 		/* Announce the sleep, then look once more: a sender that

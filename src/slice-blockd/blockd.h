@@ -39,6 +39,7 @@
 
 #define BLOCKD_LISTEN_MAX 8
 #define BLOCKD_LOCKS      256u    /* object lock stripes */
+#define BLOCKD_SPIN_US    50      /* --spin-us default */
 
 struct blockd_opts {
 	uint32_t    node;
@@ -51,7 +52,7 @@ struct blockd_opts {
 	uint32_t    workers;
 	uint32_t    pool_frames;
 	uint32_t    max_open;
-	int         spin_us;        /* -1: Trapeze's default */
+	int         spin_us;        /* poll (yielding) this long before sleeping */
 	int         log_level;
 };
 

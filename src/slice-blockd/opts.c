@@ -29,10 +29,12 @@ static const char usage[] =
 "  --cache-mb M        block cache in MiB (default 256; 0: none)\n"
 "  --workers K         I/O threads (default 4)\n"
 "  --pool-frames N     frames of 64 KiB in the fabric's pool when this server\n"
-"                      creates it, or in its private pool (default 512)\n"
+"                      creates it, or in its private pool (default 512); the\n"
+"                      cache moves into the pool when it fits (docs/blockd.md)\n"
 "  --max-open N        objects kept open at once (default 1024)\n"
-"  --spin-us U         poll this long before sleeping when idle (default:\n"
-"                      Trapeze's, 50); more costs CPU, saves wake-ups\n"
+"  --spin-us U         after the last request, poll up to this long (giving\n"
+"                      the CPU away between polls; adapts to how far apart\n"
+"                      requests come) before sleeping (default 50; 0: sleep)\n"
 "  --log-level L       error, warn, info (default) or debug\n"
 "  --help              this text\n";
 
@@ -86,7 +88,7 @@ int blockd_parse_opts(int argc, char **argv, struct blockd_opts *o)
 	int c;
 
 	*o = (struct blockd_opts){ .cache_mb = 256, .workers = 4, .pool_frames = 512, .max_open = 1024,
-				   .spin_us = -1, .log_level = BLOG_INFO };
+				   .spin_us = BLOCKD_SPIN_US, .log_level = BLOG_INFO };
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
