@@ -69,9 +69,10 @@ $(B)/bin/%: $$(addprefix $(B)/,$$(subst .c,.o,$$(wildcard src/$$*/*.c))) $(PK_LI
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# -rdynamic: a crashing test prints a backtrace with names (testlib.c).
 $(B)/tests/t-%: $(B)/tests/t-%.o $(TEST_COMMON) $(LIBS_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(LIBS)
 
 $(B)/bench/%: $(B)/bench/%.o $(LIBS_A)
 	@mkdir -p $(dir $@)

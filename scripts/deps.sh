@@ -6,8 +6,8 @@ what=${1:-build}
 pkgs=(build-essential pkg-config libsodium-dev libisal-dev liblmdb-dev libnfs-dev libfuse3-dev fuse3)
 case $what in
   build) ;;
-  test)  pkgs+=(clang libclang-rt-14-dev iproute2 iputils-ping procps libnfs-utils qemu-system-x86) ;;
-  bench) pkgs+=(ucx-utils iperf3 gnuplot-nox util-linux sockperf iproute2) ;;
+  test)  pkgs+=(clang libclang-rt-14-dev iproute2 iputils-ping procps libnfs-utils qemu-system-x86 rpcbind) ;;
+  bench) pkgs+=(ucx-utils iperf3 gnuplot-nox util-linux sockperf iproute2 nfs-ganesha nfs-ganesha-vfs rpcbind) ;;
   *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
 esac
 missing=()

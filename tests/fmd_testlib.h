@@ -384,8 +384,16 @@ static inline void nc_close(struct nc *c)
 	c->rpc = NULL;
 }
 
+/* A soft failure earlier left no context: the call fails too (the
+ * caller reconnects), it never reaches libnfs with NULL. */
 #define NC_CALL(c, r, fn, args) do {                                            \
 	(r)->done = false;                                                      \
+	if (!(c)->rpc) {                                                        \
+		CHECK(nc_soft, #fn " on a closed connection");                 \
+		(r)->done = true;                                               \
+		(r)->rpc = RPC_STATUS_ERROR;                                    \
+		break;                                                          \
+	}                                                                       \
 	CHECK(fn((c)->rpc, nc_cb, args, r) == 0, #fn ": %s", rpc_get_error((c)->rpc)); \
 	nc_wait(c, r, 10000);                                                   \
 } while (0)

@@ -1,6 +1,7 @@
 /*
  * testlib.c - helpers shared by the Trapeze test programs (see testlib.h).
  */
+#include <execinfo.h>
 #include "testlib.h"
 
 #include <glob.h>
@@ -89,6 +90,28 @@ static void on_alarm(int sig)
 	_exit(TL_EXIT_FAIL);
 }
 
+/* A crash of the test program itself: say where (the CI log is all we
+ * see of a rare one), take its daemons down, then die of the signal.  Not
+ * under ASan, whose own report is better. */
+#if !defined(__SANITIZE_ADDRESS__)
+static void on_crash(int sig)
+{
+	static const char m[] = ": crashed; backtrace:\n";
+	void *bt[48];
+
+	if (write(2, tl_test_name, strlen(tl_test_name)) >= 0 && write(2, m, sizeof(m) - 1) >= 0)
+		backtrace_symbols_fd(bt, backtrace(bt, 48), 2);
+	if (!tl_is_child)
+		for (int i = 0; i < nprocs; i++)
+			if (procs[i] > 0)
+				kill(procs[i], SIGKILL);
+	if (!tl_is_child && tl_alarm_hook)
+		tl_alarm_hook();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+#endif
+
 void tl_watchdog(unsigned secs)
 {
 	signal(SIGALRM, on_alarm);
@@ -135,6 +158,11 @@ void tl_init(int argc, char **argv, unsigned secs)
 	snprintf(tl_fabric, sizeof(tl_fabric), "%s-%d", tl_test_name, (int)main_pid);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
+#if !defined(__SANITIZE_ADDRESS__)
+	signal(SIGSEGV, on_crash);
+	signal(SIGBUS, on_crash);
+	signal(SIGFPE, on_crash);
+#endif
 	tl_watchdog(secs);
 	atexit(cleanup_fabric);
 }
