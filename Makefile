@@ -19,8 +19,8 @@ CFLAGS  += $(OPT) -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implici
 LDFLAGS += $(SANFL) -pthread
 # System libraries (Debian packages, see README): sodium (cluster auth),
 # isal (CRC32C), lmdb (file manager store), nfs (NFSv3/MOUNT codecs and
-# client), fuse3 (slicefs).  --as-needed keeps each binary to what it uses.
-LIBS    := -Wl,--as-needed -lsodium -lisal -llmdb -lnfs -lfuse3
+# client), fuse3 (slicefs), inih (cluster files).  --as-needed keeps each binary to what it uses.
+LIBS    := -Wl,--as-needed -lsodium -lisal -llmdb -lnfs -lfuse3 -linih
 CFLAGS  += $(shell pkg-config --cflags fuse3 2>/dev/null)
 
 # Every lib/<name>/ is a library $(B)/lib/lib<name>.a.  LIB_ORDER lists

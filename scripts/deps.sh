@@ -3,11 +3,11 @@
 # (only those missing; needs root).  Why each package is here: README.md.
 set -euo pipefail
 what=${1:-build}
-pkgs=(build-essential pkg-config libsodium-dev libisal-dev liblmdb-dev libnfs-dev libfuse3-dev fuse3)
+pkgs=(build-essential pkg-config libsodium-dev libisal-dev liblmdb-dev libnfs-dev libfuse3-dev fuse3 libinih-dev)
 case $what in
   build) ;;
   test)  pkgs+=(clang libclang-rt-14-dev iproute2 iputils-ping procps libnfs-utils qemu-system-x86 rpcbind) ;;
-  bench) pkgs+=(ucx-utils iperf3 gnuplot-nox util-linux sockperf iproute2 nfs-ganesha nfs-ganesha-vfs rpcbind) ;;
+  bench) pkgs+=(ucx-utils iperf3 gnuplot-nox util-linux sockperf iproute2 nfs-ganesha nfs-ganesha-vfs rpcbind fio glusterfs-server) ;;
   *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
 esac
 missing=()
