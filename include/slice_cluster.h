@@ -14,6 +14,9 @@
  *   stripe_unit = 262144
  *   mkdir_switch = 0           ; permille; 0: name hashing (fixed at creation)
  *   client_nodes = 100-199     ; Trapeze node ids for clients (mounts, proxies, tools)
+ *   root_squash = no           ; the managers' --root-squash / --no-root-squash
+ *   allow = 127.0.0.0/8        ; NFS client addresses the managers and proxies allow
+ *                              ;  (comma-separated CIDRs; default loopback only)
  *
  *   [blockd 0]                 ; stripe order: blockd 0, 1, 2 ...
  *   host = local               ; `slice up --host H` starts the nodes of host H
@@ -78,6 +81,8 @@ struct slice_cluster {
 	uint32_t mkdir_switch;               /* permille */
 	uint32_t client_lo, client_hi;       /* client node ids, inclusive; default 100-199 */
 	uint32_t managers;                   /* count of [fmd N] sections */
+	int      root_squash;                /* 0 / 1; default 0 */
+	char     allow[SLICE_CLUSTER_STR];   /* comma-separated CIDRs; "" loopback only */
 	uint32_t nnodes;
 	struct slice_cluster_node nodes[SLICE_CLUSTER_MAX_NODES];
 };
