@@ -36,6 +36,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "slice_cluster.h"
 #include "testlib.h"
 
 #define CT_MAX_BLOCKD   16
@@ -248,23 +249,38 @@ static inline bool ct_alive(struct ct_node *n)
 	return n->pid > 0 && waitpid(n->pid, NULL, WNOHANG) == 0;
 }
 
-/* The cluster file, in slice_cluster.h's format. */
+/* The cluster file (slice_cluster_save). */
 static inline void ct_write_file(struct ct_cluster *c)
 {
-	char tmp[220];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", c->file);
-	FILE *fp = fopen(tmp, "w");
-	CHECK(fp, "cannot write %s", tmp);
-	fprintf(fp, "; a test cluster (cluster_testlib.h)\n[cluster]\nname = %s\nvolume = vol\nexport = /slice\n"
-		"secret_file = secret\nstripe_unit = %u\nmkdir_switch = 0\nclient_nodes = %u-%u\n"
-		"root_squash = no\nallow = 127.0.0.0/8\n", tl_fabric, c->stripe_unit, CT_CLIENT_LO, CT_CLIENT_HI);
-	for (uint32_t i = 0; i < c->nblockd; i++)
-		fprintf(fp, "\n[blockd %u]\nhost = local\nnode = %u\ntpz = shm\ndata = blockd-%u\ncache_mb = 16\n", i,
-			c->blockd[i].node, i);
-	for (uint32_t i = 0; i < c->nfmd; i++)
-		fprintf(fp, "\n[fmd %u]\nhost = local\nnode = %u\ntpz = shm\nnfs = 127.0.0.1:%u\ndata = fmd-%u\n", i,
-			c->fmd[i].node, c->fmd[i].port, i);
-	CHECK(fclose(fp) == 0 && rename(tmp, c->file) == 0, "cannot write %s", c->file);
+	struct slice_cluster *sc = calloc(1, sizeof(*sc));
+	CHECK(sc, "memory");
+	snprintf(sc->name, sizeof(sc->name), "%s", tl_fabric);
+	snprintf(sc->volume, sizeof(sc->volume), "vol");
+	snprintf(sc->export_path, sizeof(sc->export_path), "/slice");
+	snprintf(sc->secret_file, sizeof(sc->secret_file), "%s", c->secret);
+	snprintf(sc->allow, sizeof(sc->allow), "127.0.0.0/8");
+	sc->stripe_unit = c->stripe_unit;
+	sc->client_lo = CT_CLIENT_LO;
+	sc->client_hi = CT_CLIENT_HI;
+	sc->managers = c->nfmd;
+	for (uint32_t i = 0; i < c->nblockd; i++) {
+		struct slice_cluster_node *n = &sc->nodes[sc->nnodes++];
+		*n = (struct slice_cluster_node){ .role = SLICE_ROLE_BLOCKD, .index = i, .node = c->blockd[i].node,
+						  .cache_mb = 16 };
+		snprintf(n->host, sizeof(n->host), "local");
+		snprintf(n->tpz, sizeof(n->tpz), "shm");
+		snprintf(n->data, sizeof(n->data), "%s", c->blockd[i].dir);
+	}
+	for (uint32_t i = 0; i < c->nfmd; i++) {
+		struct slice_cluster_node *n = &sc->nodes[sc->nnodes++];
+		*n = (struct slice_cluster_node){ .role = SLICE_ROLE_FMD, .index = i, .node = c->fmd[i].node };
+		snprintf(n->host, sizeof(n->host), "local");
+		snprintf(n->tpz, sizeof(n->tpz), "shm");
+		snprintf(n->nfs, sizeof(n->nfs), "127.0.0.1:%u", c->fmd[i].port);
+		snprintf(n->data, sizeof(n->data), "%s", c->fmd[i].dir);
+	}
+	CHECK_RC(slice_cluster_save(sc, c->file), 0);
+	free(sc);
 }
 
 /*

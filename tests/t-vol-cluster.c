@@ -9,19 +9,16 @@
 
 static uint16_t port_in_file(const char *file, uint32_t index)
 {
-	FILE *fp = fopen(file, "r");
-	CHECK(fp, "open %s", file);
-	char line[300], want[32];
-	snprintf(want, sizeof(want), "[fmd %u]", index);
-	bool in = false;
+	static struct slice_cluster sc;
+	const struct slice_cluster_node *bl[4];
+	char err[300] = "";
+	int rc = slice_cluster_load(file, &sc, err, sizeof(err));
+	CHECK(rc == 0, "slice_cluster_load: %d %s", rc, err);
+	CHECK(sc.managers == 2 && slice_cluster_blockds(&sc, bl, 4) == 2, "managers %u", sc.managers);
+	const struct slice_cluster_node *n = slice_cluster_fmd(&sc, index);
+	CHECK(n, "no [fmd %u]", index);
 	unsigned port = 0;
-	while (fgets(line, sizeof(line), fp)) {
-		if (line[0] == '[')
-			in = strncmp(line, want, strlen(want)) == 0;
-		else if (in && sscanf(line, "nfs = 127.0.0.1:%u", &port) == 1)
-			break;
-	}
-	fclose(fp);
+	CHECK(sscanf(n->nfs, "127.0.0.1:%u", &port) == 1, "nfs = %s", n->nfs);
 	return (uint16_t)port;
 }
 
