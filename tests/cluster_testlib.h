@@ -254,7 +254,8 @@ static inline void ct_write_file(struct ct_cluster *c)
 {
 	struct slice_cluster *sc = calloc(1, sizeof(*sc));
 	CHECK(sc, "memory");
-	snprintf(sc->name, sizeof(sc->name), "%s", tl_fabric);
+	CHECK(strlen(tl_fabric) < sizeof(sc->name), "fabric name %s too long", tl_fabric);
+	memcpy(sc->name, tl_fabric, strlen(tl_fabric) + 1);
 	snprintf(sc->volume, sizeof(sc->volume), "vol");
 	snprintf(sc->export_path, sizeof(sc->export_path), "/slice");
 	snprintf(sc->secret_file, sizeof(sc->secret_file), "%s", c->secret);
