@@ -173,14 +173,21 @@ void nfs_dispatch(struct orpc_call *c, void *arg)
 		return;
 	}
 	switch (c->proc) {
+	case NFS3_SETATTR:   /* with a new size: data.c; else forwarded from there */
 	case NFS3_READ:
 	case NFS3_WRITE:
 	case NFS3_COMMIT:
 		data_serve(p, c);
 		return;
 	}
-	/* arguments that name no manager of ours: manager 0 owes the error
-	 * (GARBAGE_ARGS, BADHANDLE...) as it would to a direct client */
+	proxy_forward(p, c);
+}
+
+/* To the manager that serves it; arguments that name no manager of ours go
+ * to manager 0, which owes the error (GARBAGE_ARGS, BADHANDLE...) as it
+ * would to a direct client. */
+void proxy_forward(struct proxy *p, struct orpc_call *c)
+{
 	int m = slice_route_nfs3(c->proc, c->args, c->args_len, p->managers);
 	forward(p, c, m < 0 ? 0 : (uint32_t)m);
 }

@@ -87,8 +87,10 @@ void upstream_free(struct upstream *u);
 /* ---- the programs ---- */
 void nfs_dispatch(struct orpc_call *c, void *arg);     /* forward.c */
 void mount_dispatch(struct orpc_call *c, void *arg);   /* forward.c */
-/* READ, WRITE, COMMIT on a worker (data.c). */
+/* READ, WRITE, COMMIT, and SETATTR of the size, on a worker (data.c). */
 void data_serve(struct proxy *p, struct orpc_call *c);
+/* Forward c to the manager that serves it (forward.c). */
+void proxy_forward(struct proxy *p, struct orpc_call *c);
 /* An NFS error reply for proc (status and no attributes). */
 void nfs_reply_status(struct orpc_call *c, uint32_t status);
 
