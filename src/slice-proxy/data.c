@@ -103,6 +103,11 @@ static void do_read(struct proxy *p, struct orpc_call *c, const READ3args *a,
 		nfs_reply_status(c, st);
 		return;
 	}
+	int rc = proxy_may(p, cr, &vfh, false);
+	if (rc < 0) {
+		nfs_reply_status(c, status_of(rc));
+		return;
+	}
 	uint32_t count = a->count > RW_MAX ? RW_MAX : a->count;
 	uint8_t *body = orpc_reply_buf(c, READ_HDR + count + 4);
 	if (!body) {
@@ -143,6 +148,11 @@ static void do_write(struct proxy *p, struct orpc_call *c, const WRITE3args *a,
 		st = NFS3ERR_INVAL;
 	if (st == NFS3_OK && a->offset + a->count < a->offset)
 		st = NFS3ERR_FBIG;
+	if (st == NFS3_OK) {
+		int rc = proxy_may(p, cr, &vfh, true);
+		if (rc < 0)
+			st = status_of(rc);
+	}
 	if (st == NFS3_OK) {
 		n = slice_vol_pwrite(p->vol, cr, &vfh, a->data.data_val, a->count, a->offset,
 				     a->stable != UNSTABLE, &attr);

@@ -60,6 +60,10 @@ int  proxy_parse_allow(struct proxy *p, const char *list);
 bool proxy_allowed(const struct proxy *p, const struct sockaddr_storage *peer);
 void proxy_cred(const struct orpc_call *c, struct slice_cred *out);
 
+/* May cr read (write) the file fh?  0, -EACCES, or the error of asking
+ * (-ESTALE...); verdicts kept a moment (access.c). */
+int  proxy_may(struct proxy *p, const struct slice_cred *cr, const struct slice_vfh *fh, bool write);
+
 /* ---- worker threads (pool.c) ---- */
 typedef void (*pool_fn)(void *arg);
 int  pool_start(uint32_t n, struct pool **out);
