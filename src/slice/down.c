@@ -31,6 +31,7 @@ static const char usage[] =
 struct victim {
 	char  name[64];
 	pid_t pid;     /* 0: the pid file names no live daemon */
+	pid_t dead;    /* the pid a pid file of a dead daemon names */
 	int   rank;    /* stop order: proxies, managers, block servers */
 };
 
@@ -85,6 +86,8 @@ static int collect(const struct sc_state *st, struct victim *v, int max)
 		char pidf[PATH_MAX + 300];
 		snprintf(pidf, sizeof(pidf), "%s/%s", run, e->d_name);
 		v[n].pid = sc_pid_alive(pidf, prog);
+		char buf[32];
+		v[n].dead = !v[n].pid && sc_read_line(pidf, buf, sizeof(buf)) ? (pid_t)atoi(buf) : 0;
 		n++;
 	}
 	closedir(d);
@@ -147,8 +150,12 @@ int sc_down_all(struct sc_state *st, bool quiet)
 				rc = 1;
 				continue;
 			}
+			/* A killed daemon could not remove its stat page; a pid
+			 * nobody has now cannot be someone else's. */
 			if (v[i].pid > 0 && k)
 				remove_stat_pages(v[i].pid);
+			if (v[i].dead > 1 && sc_gone(v[i].dead))
+				remove_stat_pages(v[i].dead);
 			dead += v[i].pid == 0;
 			char p[PATH_MAX];
 			sc_path(p, sizeof(p), st, "run", v[i].name, ".pid");
