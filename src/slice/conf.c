@@ -81,7 +81,7 @@ static int free_ports(unsigned *ports, int n)
 	return rc;
 }
 
-static int mkdir_p(const char *dir, mode_t mode)
+int sc_mkdir_p(const char *dir, mode_t mode)
 {
 	char tmp[PATH_MAX];
 	snprintf(tmp, sizeof(tmp), "%s", dir);
@@ -151,7 +151,7 @@ int sc_local_create(const char *dir, const struct sc_local_opts *o, char *err, s
 	const char *subs[] = { "", "/run", "/logs" };
 	for (int i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "%s%s", dir, subs[i]);
-		if ((rc = mkdir_p(path, 0755)) < 0) {
+		if ((rc = sc_mkdir_p(path, 0755)) < 0) {
 			snprintf(err, errlen, "mkdir %s: %s", path, strerror(-rc));
 			return rc;
 		}

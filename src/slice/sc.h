@@ -88,6 +88,7 @@ struct sc_local_opts {
 /* Make DIR's secret and cluster file for a new local cluster. */
 int sc_local_create(const char *dir, const struct sc_local_opts *o, char *err, size_t errlen);
 char *sc_read_line(const char *path, char *buf, size_t len);   /* first line, no newline */
+int   sc_mkdir_p(const char *dir, mode_t mode);
 
 /* ---- probe.c ----------------------------------------------------------------- */
 struct sc_probe;

@@ -83,6 +83,16 @@ static int start_role(struct sc_state *st, enum slice_role role, struct started 
 			continue;
 		if (sc_node_argv(st->c, n, &a) < 0)
 			return -1;
+		/* The daemons make their data directory, not its parents. */
+		if (n->data[0]) {
+			char parent[sizeof(n->data)];
+			snprintf(parent, sizeof(parent), "%s", n->data);
+			char *slash = strrchr(parent, '/');
+			if (slash && slash != parent) {
+				*slash = 0;
+				sc_mkdir_p(parent, 0755);
+			}
+		}
 		sc_path(outf, sizeof(outf), st, "run", name, ".out");
 		sc_path(logf, sizeof(logf), st, "logs", name, ".log");
 		pid_t pid = sc_spawn(a.argv, outf, logf);
