@@ -37,6 +37,10 @@ struct victim {
 
 static int rank_of(const char *name, const char **prog)
 {
+	if (!strncmp(name, "slicefs-", 8)) {   /* its mount is gone by now: it exits */
+		*prog = "slicefs";
+		return 0;
+	}
 	if (!strncmp(name, "nfsproxy-", 9) || !strncmp(name, "proxy-", 6)) {
 		*prog = "slice-proxy";
 		return 0;
@@ -55,7 +59,7 @@ static int rank_of(const char *name, const char **prog)
 /* Is the daemon called name one this command handles (--host)? */
 static bool wanted(const struct sc_state *st, const char *name)
 {
-	if (!st->c || !st->host[0] || !strncmp(name, "nfsproxy-", 9))
+	if (!st->c || !st->host[0] || !strncmp(name, "nfsproxy-", 9) || !strncmp(name, "slicefs-", 8))
 		return true;
 	for (uint32_t i = 0; i < st->c->nnodes; i++) {
 		char n[64];
@@ -156,7 +160,8 @@ int sc_down_all(struct sc_state *st, bool quiet)
 				remove_stat_pages(v[i].pid);
 			if (v[i].dead > 1 && sc_gone(v[i].dead))
 				remove_stat_pages(v[i].dead);
-			dead += v[i].pid == 0;
+			/* slicefs exits by itself once unmounted: not a death. */
+			dead += v[i].pid == 0 && strncmp(v[i].name, "slicefs-", 8) != 0;
 			char p[PATH_MAX];
 			sc_path(p, sizeof(p), st, "run", v[i].name, ".pid");
 			unlink(p);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +156,17 @@ int sc_unmount(const char *mp)
 	return 0;
 }
 
+/* A slicefs that does not get ready: kill it and detach its mount (a FUSE
+ * mount whose daemon is gone fails its callers instead of hanging them). */
+static void abandon(pid_t pid, const char *mp)
+{
+	kill(pid, SIGKILL);
+	for (int i = 0; i < 100 && !sc_gone(pid); i++)
+		usleep(20000);
+	if (sc_is_mounted(mp))
+		umount2(mp, MNT_DETACH);
+}
+
 int sc_cmd_mount(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -179,7 +191,7 @@ int sc_cmd_mount(int argc, char **argv)
 	int rc = sc_state_open(&st, dir, cluster, NULL);
 	if (rc)
 		return rc;
-	char bin[PATH_MAX], mp[PATH_MAX], logf[PATH_MAX];
+	char bin[PATH_MAX], mp[PATH_MAX], name[32], pidf[PATH_MAX], outf[PATH_MAX], logf[PATH_MAX], line[512];
 	rc = 1;
 	if (sc_find_bin("slicefs", bin, sizeof(bin)) < 0) {
 		fprintf(stderr, "%s: cannot find slicefs (neither beside %s nor in PATH)\n", SC_PROG, SC_PROG);
@@ -194,30 +206,50 @@ int sc_cmd_mount(int argc, char **argv)
 		fprintf(stderr, "%s: %s is already a mount point\n", SC_PROG, mp);
 		goto out;
 	}
-	char *av[8] = { bin, mp, "--cluster", st.file, NULL, NULL, NULL };
-	if (opts) {
-		av[4] = "-o";
-		av[5] = (char *)opts;
+	/* slicefs in the foreground (-f) as one of our daemons: its ready
+	 * line says it serves, its pid is recorded, and a slicefs that hangs
+	 * is killed after a bounded wait instead of leaving a dead mount. */
+	for (int i = 0; i < 64; i++) {
+		snprintf(name, sizeof(name), "slicefs-%d", i);
+		sc_path(pidf, sizeof(pidf), &st, "run", name, ".pid");
+		if (!sc_pid_alive(pidf, "slicefs"))
+			break;
 	}
-	/* slicefs daemonizes once mounted: its output goes to a log so that
-	 * no daemon holds our stdout (a caller's pipe would never end). */
-	sc_path(logf, sizeof(logf), &st, "logs", "slicefs", ".log");
-	int fd = open(logf, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	int r = run(av, fd, MOUNT_TIMEOUT_S);
-	if (fd >= 0)
-		close(fd);
-	if (r != 0 || !sc_is_mounted(mp)) {
-		char line[512];
-		fprintf(stderr, "%s: slicefs could not mount %s (exit %d); its log, %s:\n", SC_PROG, mp, r, logf);
+	sc_path(outf, sizeof(outf), &st, "run", "", "");
+	mkdir(outf, 0755);
+	sc_path(outf, sizeof(outf), &st, "logs", "", "");
+	mkdir(outf, 0755);
+	sc_path(outf, sizeof(outf), &st, "run", name, ".out");
+	sc_path(logf, sizeof(logf), &st, "logs", name, ".log");
+	char *av[8] = { bin, mp, "--cluster", st.file, "-f", NULL, NULL, NULL };
+	if (opts) {
+		av[5] = "-o";
+		av[6] = (char *)opts;
+	}
+	pid_t pid = sc_spawn(av, outf, logf);
+	if (pid < 0) {
+		fprintf(stderr, "%s: cannot start slicefs: %s\n", SC_PROG, strerror(-pid));
+		goto out;
+	}
+	sc_write_pid(pidf, pid);
+	int r = sc_wait_ready(pid, outf, MOUNT_TIMEOUT_S * 1000, line, sizeof(line));
+	if (r < 0 || !sc_is_mounted(mp)) {
+		fprintf(stderr, "%s: slicefs %s; its log, %s:\n", SC_PROG,
+			r == -ECHILD ? "exited without mounting" :
+			r == -ETIMEDOUT ? "did not get ready within 30 s (killed)" : "says ready, but nothing is mounted",
+			logf);
+		abandon(pid, mp);
 		FILE *f = fopen(logf, "r");
 		while (f && fgets(line, sizeof(line), f))
 			fprintf(stderr, "    %s", line);
 		if (f)
 			fclose(f);
+		unlink(pidf);
+		unlink(outf);
 		goto out;
 	}
 	mounts_add(&st, mp);
-	printf("mounted %s at %s\n", st.c->volume, mp);
+	printf("mounted volume %s at %s (slicefs pid %d)\n", st.c->volume, mp, (int)pid);
 	rc = 0;
 out:
 	sc_state_close(&st);

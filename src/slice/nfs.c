@@ -17,8 +17,8 @@ static const char usage[] =
 "       slice nfs --cluster FILE [--dir STATEDIR] [--listen ADDR:PORT]\n"
 "Start slice-proxy, an NFSv3 + MOUNT server for the cluster's volume, in\n"
 "the background, and print its URL (nfs://ADDR/EXPORT?nfsport=..., what\n"
-"nfs-ls and nfs-cp take).  Default listener: slice-proxy's own.  It runs\n"
-"until `slice down`.\n";
+"nfs-ls and nfs-cp take).  Default listener: a free port of 127.0.0.1.\n"
+"It runs until `slice down`.\n";
 
 int sc_cmd_nfs(int argc, char **argv)
 {
@@ -56,10 +56,9 @@ int sc_cmd_nfs(int argc, char **argv)
 	sc_argv_add(&a, "%s", line);
 	sc_argv_add(&a, "--cluster");
 	sc_argv_add(&a, "%s", st.file);
-	if (listen) {
-		sc_argv_add(&a, "--listen");
-		sc_argv_add(&a, "%s", listen);
-	}
+	/* Default: a free port of loopback (2049 may be the host's own NFS). */
+	sc_argv_add(&a, "--listen");
+	sc_argv_add(&a, "%s", listen ? listen : "127.0.0.1:0");
 	/* The first number without a live proxy. */
 	for (int i = 0; i < 100; i++) {
 		snprintf(name, sizeof(name), "nfsproxy-%d", i);

@@ -184,8 +184,8 @@ int sc_node_argv(const struct slice_cluster *c, const struct slice_cluster_node 
 	case SLICE_ROLE_PROXY:
 		sc_argv_add(a, "--cluster");
 		sc_argv_add(a, "%s", c->path);
-		sc_argv_add(a, "--listen");
-		sc_argv_add(a, "%s", n->nfs);
+		sc_argv_add(a, "--index");
+		sc_argv_add(a, "%u", n->index);
 		break;
 	}
 	/* Room check: a truncated command line must not start a wrong daemon. */
