@@ -152,7 +152,12 @@ static void summary(const struct sc_state *st, const struct started *s, int ns, 
 	const struct slice_cluster_node *m0 = slice_cluster_fmd(st->c, 0);
 	if (m0 && sc_state_mine(st, m0)) {
 		const char *colon = strrchr(m0->nfs, ':');
-		printf("logs: %s/logs/   status: slice status --cluster %s\n", st->dir, st->file);
+		char conf[PATH_MAX + 32];
+		snprintf(conf, sizeof(conf), "%s/%s", st->dir, SLICE_CLUSTER_FILE);
+		if (!strcmp(conf, st->file))
+			printf("logs: %s/logs/   status: slice status --dir %s\n", st->dir, st->dir);
+		else
+			printf("logs: %s/logs/   status: slice status --cluster %s\n", st->dir, st->file);
 		printf("NFS (manager 0): nfs://%.*s%s?nfsport=%s&mountport=%s&version=3\n",
 		       (int)(colon - m0->nfs), m0->nfs, st->c->export_path, colon + 1, colon + 1);
 	}
