@@ -212,16 +212,21 @@ int sc_cmd_down(int argc, char **argv)
 		return 2;
 	}
 	struct sc_state st;
-	int rc = sc_state_open(&st, dir, cluster, host);
+	char conf[PATH_MAX];
+	snprintf(conf, sizeof(conf), "%s/%s", dir ? dir : "", SLICE_CLUSTER_FILE);
+	int rc = cluster || access(conf, F_OK) == 0 ? sc_state_open(&st, dir, cluster, host) : -1;
 	if (rc) {
 		/* No usable cluster file: what the run directory records still
 		 * comes down (a half-made cluster, an edited file). */
-		if (cluster || !dir)
+		if (cluster)
 			return rc;
 		memset(&st, 0, sizeof(st));
-		if (!realpath(dir, st.dir))
+		if (!realpath(dir, st.dir)) {
+			fprintf(stderr, "%s: %s: %s\n", SC_PROG, dir, strerror(errno));
 			return 1;
-		fprintf(stderr, "%s: stopping what %s/run records\n", SC_PROG, st.dir);
+		}
+		fprintf(stderr, "%s: %s: stopping what %s/run records\n", SC_PROG,
+			rc > 0 ? "the cluster file is unusable" : "no cluster file", st.dir);
 	}
 	rc = sc_down_all(&st, false);
 	sc_state_close(&st);
