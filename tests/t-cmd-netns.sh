@@ -12,6 +12,8 @@
 #   - a 6 MiB file copied in through manager 0 (nfs-cp) and out through
 #     manager 2 on another host: the same bytes; both block servers
 #     wrote bytes (their counters, through `slice status --json`);
+#   - when slicefs is built: `slice mount` on h3 reads that file and
+#     writes another, which reads back the same through manager 1;
 #   - h2's nodes stopped with `slice down --host h2`: status shows exactly
 #     those two down; then every host's `slice down`: nothing left.
 # Env: BUILD_DIR (default: build).
@@ -160,6 +162,22 @@ for n in d["nodes"]:
         assert w > 0, n["name"] + " wrote nothing"
         print("t-cmd-netns: %s on %s wrote %d bytes" % (n["name"], n["host"], w))
 ' "$TMP/status.json" || fail "the file did not go to both block servers"
+
+# ---- through slicefs on h3, when it is built --------------------------------------------
+# `ip netns exec` gives the command a mount namespace of its own: the mount,
+# the copies and the unmount happen in one shell there.
+if [ -x "$B/bin/slicefs" ]; then
+	ip netns exec "$(ns_of h3)" sh -c '
+		S=$1; C=$2; T=$3
+		"$S" mount "$T/mnt" --cluster "$C" >"$T/fs-mount.out" 2>&1 || { echo "slice mount failed"; exit 1; }
+		cmp -s "$T/file" "$T/mnt/file" || { echo "the file reads different through slicefs"; "$S" umount "$T/mnt"; exit 1; }
+		cp "$T/file" "$T/mnt/file2" || { echo "cp into slicefs failed"; "$S" umount "$T/mnt"; exit 1; }
+		"$S" umount "$T/mnt" --dir "$T" || { echo "slice umount failed"; exit 1; }
+	' sh "$S" "$C" "$TMP" >"$TMP/fs.err" 2>&1 || fail "slicefs on h3: $(cat "$TMP/fs.err")"
+	nfs-cp "nfs://$NET.2/slice/file2$Q" "$TMP/back2" >"$TMP/cp-out2.err" 2>&1 || fail "nfs-cp of slicefs's file"
+	cmp -s "$TMP/file" "$TMP/back2" || fail "the file written through slicefs reads different through manager 1"
+	echo "t-cmd-netns: slicefs on h3 over tcp: read and write match"
+fi
 
 # ---- one host down ------------------------------------------------------------------------
 ip netns exec "$(ns_of h2)" "$S" down --cluster "$C" --host h2 >"$TMP/down-h2.out" 2>&1 || fail "down on h2"
