@@ -8,8 +8,9 @@
 #   - `slice umount` unmounts; `slice mount` again, then `slice down`
 #     unmounts it and stops slicefs and slice-proxy too: no mount, no
 #     process left;
-#   - a mount of a stopped cluster fails with slicefs's reason and leaves
-#     no mount, pid file or process.
+#   - `slice status` lists the mount and the NFS front;
+#   - a mount or an NFS front of a stopped cluster fails with the reason
+#     and leaves no mount, pid file or process.
 # Needs slicefs and slice-proxy beside slice (branches wip-fs, wip-proxy):
 # without them it skips, saying so.
 # Env: BUILD_DIR (default: build).
@@ -66,6 +67,9 @@ BASE=${URL%%\?*}
 QUERY=${URL#"$BASE"}
 nfs-cp "$BASE/file$QUERY" "$TMP/via-nfs" >"$TMP/nfscp.err" 2>&1 || fail "nfs-cp from $URL"
 cmp -s "$TMP/file" "$TMP/via-nfs" || fail "the file reads back different through slice-proxy"
+"$S" status --dir "$D" >"$TMP/status.out" 2>&1 || fail "status exited $?"
+grep -q "^slicefs-0 .* up .*$M" "$TMP/status.out" || fail "status does not list the mount"
+grep -q "^nfsproxy-0 .* up .*nfs://" "$TMP/status.out" || fail "status does not list the NFS front"
 
 "$S" umount "$M" --dir "$D" || fail "slice umount exited $?"
 mounted "$M" && fail "still mounted after slice umount"
@@ -86,4 +90,8 @@ grep -q 'slicefs' "$TMP/bad.err" || fail "no clear error for a mount of a stoppe
 mounted "$M" && fail "a failed mount left a mount"
 ls "$D"/run/slicefs-*.pid >/dev/null 2>&1 && fail "a failed mount left a pid file"
 pgrep -f "slicefs $M" >/dev/null && fail "a failed mount left slicefs running"
+"$S" nfs --dir "$D" >"$TMP/badnfs.out" 2>"$TMP/badnfs.err" && fail "slice nfs of a stopped cluster succeeded"
+grep -q 'slice-proxy' "$TMP/badnfs.err" || fail "no clear error from slice nfs: $(cat "$TMP/badnfs.err")"
+ls "$D"/run/nfsproxy-*.pid >/dev/null 2>&1 && fail "a failed slice nfs left a pid file"
+pgrep -f "slice-proxy --cluster $D/" >/dev/null && fail "a failed slice nfs left slice-proxy running"
 exit 0

@@ -3,6 +3,7 @@
  * (its process if it runs here, and a real request: a block server's
  * STATFS, a manager's MOUNT + FSSTAT), its capacity and its counters.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -97,6 +98,54 @@ static void probe_row(struct sc_state *st, struct sc_probe *pr, struct row *r)
 	}
 }
 
+/* The fronts `slice mount` and `slice nfs` started here: not nodes of the
+ * cluster file, but what an operator wants to see beside them. */
+struct front {
+	char name[64];
+	pid_t pid;        /* 0: gone */
+	char what[300];   /* the mount point or the URL */
+};
+
+static int list_fronts(const struct sc_state *st, struct front *f, int max)
+{
+	char run[PATH_MAX + 8], mps[64][PATH_MAX];
+	int n = 0, nm = sc_mounts_read(st, mps, 64), km = 0;
+	snprintf(run, sizeof(run), "%s/run", st->dir);
+	DIR *d = opendir(run);
+	if (!d)
+		return 0;
+	for (struct dirent *e; (e = readdir(d)) && n < max;) {
+		size_t len = strlen(e->d_name);
+		bool fs = !strncmp(e->d_name, "slicefs-", 8), nfs = !strncmp(e->d_name, "nfsproxy-", 9);
+		if ((!fs && !nfs) || len < 5 || len >= sizeof(f[0].name) + 4 || strcmp(e->d_name + len - 4, ".pid"))
+			continue;
+		memcpy(f[n].name, e->d_name, len - 4);
+		f[n].name[len - 4] = 0;
+		char path[PATH_MAX], line[512];
+		sc_path(path, sizeof(path), st, "run", f[n].name, ".pid");
+		f[n].pid = sc_pid_alive(path, fs ? "slicefs" : "slice-proxy");
+		f[n].what[0] = 0;
+		sc_path(path, sizeof(path), st, "run", f[n].name, ".out");
+		if (sc_read_line(path, line, sizeof(line))) {
+			const char *k = strstr(line, fs ? "mountpoint=" : "url=");
+			if (k)
+				snprintf(f[n].what, sizeof(f[n].what), "%s", strchr(k, '=') + 1);
+		}
+		if (fs && !f[n].what[0] && km < nm)
+			snprintf(f[n].what, sizeof(f[n].what), "%s", mps[km++]);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static void print_fronts(const struct front *f, int n)
+{
+	for (int i = 0; i < n; i++)
+		printf("%s%-12s pid %-7d %-5s %s\n", i ? "" : "fronts started here:\n", f[i].name, (int)f[i].pid,
+		       f[i].pid ? "up" : "gone", f[i].what);
+}
+
 static void print_table(const struct sc_state *st, const struct row *rows, int n)
 {
 	int up = 0;
@@ -158,7 +207,8 @@ static void jstr(const char *k, const char *v, bool comma)
 	printf("\"%s", comma ? "," : "");
 }
 
-static void print_json(const struct sc_state *st, const struct row *rows, int n)
+static void print_json(const struct sc_state *st, const struct row *rows, int n, const struct front *f,
+		       int nf)
 {
 	printf("{");
 	jstr("cluster", st->c->name, true);
@@ -196,6 +246,14 @@ static void print_json(const struct sc_state *st, const struct row *rows, int n)
 			       ",\"protocol_errors\":%" PRIu64 ",\"auth_refused\":%" PRIu64 "}",
 			       r->tpz.msgs_sent, r->tpz.msgs_recv, r->tpz.bytes_sent, r->tpz.bytes_recv, r->tpz.peers_up,
 			       r->tpz.peers_down, r->tpz.protocol_errors, r->tpz.auth_refused);
+		printf("}");
+	}
+	printf("],\"fronts\":[");
+	for (int i = 0; i < nf; i++) {
+		printf("%s{", i ? "," : "");
+		jstr("name", f[i].name, true);
+		printf("\"pid\":%d,\"up\":%s,", (int)f[i].pid, f[i].pid ? "true" : "false");
+		jstr(strncmp(f[i].name, "slicefs-", 8) ? "url" : "mountpoint", f[i].what, false);
 		printf("}");
 	}
 	printf("]}\n");
@@ -245,7 +303,14 @@ int sc_cmd_status(int argc, char **argv)
 				probe_row(&st, pr, &rows[n++]);
 			}
 	sc_probe_close(pr);
-	json ? print_json(&st, rows, n) : print_table(&st, rows, n);
+	struct front fronts[32];
+	int nf = list_fronts(&st, fronts, 32);
+	if (json) {
+		print_json(&st, rows, n, fronts, nf);
+	} else {
+		print_table(&st, rows, n);
+		print_fronts(fronts, nf);
+	}
 	rc = 0;
 	for (int i = 0; i < n; i++)
 		if (!rows[i].up)
