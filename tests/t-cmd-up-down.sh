@@ -88,7 +88,9 @@ for p in $PIDS; do
 	if [ -d "/proc/$p" ] && ! grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null; then
 		fail "pid $p ($(cat /proc/$p/comm 2>/dev/null)) still runs after down"
 	fi
-	ls /dev/shm/ | grep -q "^tpz-stat\.[0-9]*\.$p\." && fail "a Trapeze stat page of pid $p is left"
+	for f in /dev/shm/tpz-stat.*."$p".*; do
+		[ -e "$f" ] && fail "a Trapeze stat page of pid $p is left: $f"
+	done
 done
 ls "$D/run/"*.pid >/dev/null 2>&1 && fail "pid files left: $(ls "$D/run")"
 [ -e "/dev/shm/tpz-$FABRIC" ] && fail "the fabric segment /dev/shm/tpz-$FABRIC is left"
