@@ -154,9 +154,10 @@ int sc_down_all(struct sc_state *st, bool quiet)
 				rc = 1;
 				continue;
 			}
-			/* A killed daemon could not remove its stat page; a pid
-			 * nobody has now cannot be someone else's. */
-			if (v[i].pid > 0 && k)
+			/* A killed daemon (by us or by someone just before) could
+			 * not remove its stat page; a pid nobody has now cannot be
+			 * someone else's. */
+			if (v[i].pid > 0)
 				remove_stat_pages(v[i].pid);
 			if (v[i].dead > 1 && sc_gone(v[i].dead))
 				remove_stat_pages(v[i].dead);
@@ -170,8 +171,13 @@ int sc_down_all(struct sc_state *st, bool quiet)
 		}
 	}
 	/* A fabric whose last member was killed keeps its segment; once none
-	 * of ours runs here, nobody else may use it (the name is the cluster's). */
-	if (st->c && (killed || dead)) {
+	 * of ours runs here, nobody else may use it (the name is the cluster's).
+	 * (A clean last leaver removed it already: then this finds nothing.) */
+	bool shm_elsewhere = false;   /* shm nodes of other hosts (same machine) */
+	for (uint32_t i = 0; st->c && i < st->c->nnodes; i++)
+		shm_elsewhere |= !strcmp(st->c->nodes[i].tpz, "shm") && !sc_state_mine(st, &st->c->nodes[i]) &&
+				 st->host[0];
+	if (st->c && !shm_elsewhere) {
 		char p[128];
 		snprintf(p, sizeof(p), "/tpz-%s", st->c->name);
 		if (!collect(st, v, (int)(sizeof(v) / sizeof(v[0]))) && shm_unlink(p) == 0 && !quiet)
