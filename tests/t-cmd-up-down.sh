@@ -9,6 +9,8 @@
 #     Trapeze stat page behind;
 #   - `slice up` again restarts the same cluster (same data), and after a
 #     node is killed, `slice up` starts just that node;
+#   - a daemon that cannot start (its port taken): `slice up` exits 1,
+#     names it, shows its log, and stops what it started;
 #   - a bad cluster file gets exit 2 and "FILE:LINE: what" from every
 #     command that reads it; a bad command line gets exit 2.
 # Env: BUILD_DIR (default: build).
@@ -100,6 +102,26 @@ ls "$D/run/"*.pid >/dev/null 2>&1 && fail "pid files left: $(ls "$D/run")"
 "$S" up --dir "$D" >"$TMP/up4.out" 2>"$TMP/up4.err" || fail "slice up of a stopped cluster exited $?"
 "$S" status --dir "$D" >/dev/null 2>&1 || fail "status after the second up exited $?"
 "$S" down --dir "$D" >/dev/null 2>&1 || fail "down exited $?"
+
+# ---- a daemon that cannot start: up says why and leaves nothing running --------------
+PORT=$(sed -n 's/^nfs = 127.0.0.1://p' "$D/cluster.conf" | head -1)
+python3 -c 'import socket,sys,time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); time.sleep(30)' "$PORT" &
+HOLDER=$!
+n=0
+until ss -ltn 2>/dev/null | grep -q "127.0.0.1:$PORT "; do
+	n=$((n + 1)); [ $n -gt 100 ] && { kill $HOLDER; fail "could not hold port $PORT"; }; sleep 0.05
+done
+"$S" up --dir "$D" >"$TMP/busy.out" 2>"$TMP/busy.err"
+rc=$?
+kill $HOLDER 2>/dev/null
+wait $HOLDER 2>/dev/null
+[ $rc -eq 1 ] || fail "slice up with manager 0's port taken exited $rc, want 1"
+grep -q 'fmd-0 (slice-fmd) exited at start' "$TMP/busy.err" || fail "up does not say fmd-0 failed: $(cat "$TMP/busy.err")"
+grep -q 'logs/fmd-0.log' "$TMP/busy.err" || fail "up does not show fmd-0's log"
+ls "$D/run/"*.pid >/dev/null 2>&1 && fail "a failed up left pid files: $(ls "$D/run")"
+pgrep -f "$D/" >/dev/null && fail "a failed up left daemons: $(pgrep -af "$D/")"
 
 # ---- bad input -----------------------------------------------------------------
 cp "$D/cluster.conf" "$TMP/bad.conf"
