@@ -146,47 +146,68 @@ static void print_fronts(const struct front *f, int n)
 		       f[i].pid ? "up" : "gone", f[i].what);
 }
 
+/* One row's capacity and counters as text. */
+static void row_text(const struct row *r, char *cap, size_t caplen, char *ctr, size_t ctrlen)
+{
+	char a[16], b[16], c[16];
+	snprintf(cap, caplen, "-");
+	ctr[0] = 0;
+	if (r->have_fs) {
+		sc_human(a, sizeof(a), r->fs.free_bytes);
+		sc_human(b, sizeof(b), r->fs.total_bytes);
+		sc_human(c, sizeof(c), r->fs.cache_bytes);
+		snprintf(cap, caplen, "%s/%s cache %s", a, b, c);
+	} else if (r->have_nfs) {
+		sc_human(a, sizeof(a), r->nfs.free);
+		sc_human(b, sizeof(b), r->nfs.total);
+		snprintf(cap, caplen, "%s/%s", a, b);
+	}
+	size_t k = 0;
+	if (r->have_ctr) {
+		sc_human(a, sizeof(a), r->ctr.bytes_read);
+		sc_human(b, sizeof(b), r->ctr.bytes_written);
+		k += (size_t)snprintf(ctr, ctrlen,
+				      "rd %" PRIu64 " (%s) wr %" PRIu64 " (%s) hits %" PRIu64 " crc-err %" PRIu64
+				      " err %" PRIu64 "  ",
+				      r->ctr.reads, a, r->ctr.writes, b, r->ctr.cache_hits, r->ctr.crc_errors,
+				      r->ctr.errors);
+	}
+	if (r->have_tpz && k < ctrlen)
+		snprintf(ctr + k, ctrlen - k, "tpz msgs %" PRIu64 "/%" PRIu64 " peers %" PRIu64,
+			 r->tpz.msgs_sent, r->tpz.msgs_recv, r->tpz.peers_up - r->tpz.peers_down);
+}
+
+static int widest(int w, const char *s)
+{
+	int l = (int)strlen(s);
+	return l > w ? l : w;
+}
+
 static void print_table(const struct sc_state *st, const struct row *rows, int n)
 {
-	int up = 0;
-	for (int i = 0; i < n; i++)
+	static char cap[SLICE_CLUSTER_MAX_NODES][64], ctr[SLICE_CLUSTER_MAX_NODES][256];
+	int up = 0, wh = 4, wt = 7, wn = 3, wc = 21;
+	for (int i = 0; i < n; i++) {
 		up += rows[i].up;
+		row_text(&rows[i], cap[i], sizeof(cap[i]), ctr[i], sizeof(ctr[i]));
+		wh = widest(wh, rows[i].n->host);
+		wt = widest(wt, rows[i].n->tpz);
+		wn = widest(wn, rows[i].n->nfs);
+		wc = widest(wc, cap[i]);
+	}
 	printf("cluster %s (%s): volume %s, %u manager%s; %d of %d nodes up\n", st->c->name, st->file,
 	       st->c->volume, st->c->managers, st->c->managers == 1 ? "" : "s", up, n);
-	printf("%-9s %4s %-10s %-26s %-21s %7s %-6s %-24s %s\n", "NODE", "ID", "HOST", "TRAPEZE", "NFS", "PID",
-	       "HEALTH", "CAPACITY (free/total)", "COUNTERS");
+	printf("%-9s %4s %-*s %-*s %-*s %7s %-6s %-*s %s\n", "NODE", "ID", wh, "HOST", wt, "TRAPEZE", wn, "NFS",
+	       "PID", "HEALTH", wc, "CAPACITY (free/total)", "COUNTERS");
 	for (int i = 0; i < n; i++) {
 		const struct row *r = &rows[i];
-		char pid[16], cap[64] = "-", ctr[256] = "", a[16], b[16], c[16];
+		char pid[16];
 		if (r->pid > 0)
 			snprintf(pid, sizeof(pid), "%d", (int)r->pid);
 		else
 			snprintf(pid, sizeof(pid), "%s", r->pid < 0 ? "gone" : "-");
-		if (r->have_fs) {
-			sc_human(a, sizeof(a), r->fs.free_bytes);
-			sc_human(b, sizeof(b), r->fs.total_bytes);
-			sc_human(c, sizeof(c), r->fs.cache_bytes);
-			snprintf(cap, sizeof(cap), "%s/%s cache %s", a, b, c);
-		} else if (r->have_nfs) {
-			sc_human(a, sizeof(a), r->nfs.free);
-			sc_human(b, sizeof(b), r->nfs.total);
-			snprintf(cap, sizeof(cap), "%s/%s", a, b);
-		}
-		size_t k = 0;
-		if (r->have_ctr) {
-			sc_human(a, sizeof(a), r->ctr.bytes_read);
-			sc_human(b, sizeof(b), r->ctr.bytes_written);
-			k += (size_t)snprintf(ctr + k, sizeof(ctr) - k,
-					      "rd %" PRIu64 " (%s) wr %" PRIu64 " (%s) hits %" PRIu64 " crc-err %" PRIu64
-					      " err %" PRIu64 " ",
-					      r->ctr.reads, a, r->ctr.writes, b, r->ctr.cache_hits, r->ctr.crc_errors,
-					      r->ctr.errors);
-		}
-		if (r->have_tpz && k < sizeof(ctr))
-			snprintf(ctr + k, sizeof(ctr) - k, "tpz msgs %" PRIu64 "/%" PRIu64 " peers %" PRIu64,
-				 r->tpz.msgs_sent, r->tpz.msgs_recv, r->tpz.peers_up - r->tpz.peers_down);
-		printf("%-9s %4u %-10s %-26s %-21s %7s %-6s %-24s %s\n", r->name, r->n->node, r->n->host, r->n->tpz,
-		       r->n->nfs[0] ? r->n->nfs : "-", pid, r->up ? "up" : "DOWN", cap, ctr);
+		printf("%-9s %4u %-*s %-*s %-*s %7s %-6s %-*s %s\n", r->name, r->n->node, wh, r->n->host, wt, r->n->tpz,
+		       wn, r->n->nfs[0] ? r->n->nfs : "-", pid, r->up ? "up" : "DOWN", wc, cap[i], ctr[i]);
 	}
 	for (int i = 0; i < n; i++)
 		if (!rows[i].up)
