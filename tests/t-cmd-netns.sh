@@ -17,7 +17,6 @@
 #   - h2's nodes stopped with `slice down --host h2`: status shows exactly
 #     those two down; then every host's `slice down`: nothing left.
 # Env: BUILD_DIR (default: build).
-# test-timeout: 120
 set -u
 
 B=$(cd "${BUILD_DIR:-build}" && pwd)
