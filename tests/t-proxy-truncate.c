@@ -5,7 +5,7 @@
  * 1 MiB - the bytes after 5000 read as zeros (nothing written before the
  * cut comes back), the size is 1 MiB through the proxy and through both
  * managers directly; a guarded SETATTR of the size with a wrong ctime
- * gets NOT_SYNC and changes nothing.
+ * gets NOT_SYNC and changes nothing, with the file's ctime it is done.
  */
 #include "fmd_testlib.h"
 #include "proxy_testlib.h"
@@ -73,6 +73,15 @@ int main(int argc, char **argv)
 			CHECK(back[i] == 0, "manager %u: byte %u is %d, not 0", m, 4096 + i, back[i]);
 		nc_close(&c);
 	}
+	/* guarded with the file's own ctime: done */
+	nc_open(&c, p->port, NFS_PROGRAM, 0, 0, 0, NULL);
+	EXPECT_NFS(nc_getattr(&c, &f, &r), NFS3_OK);
+	nfstime3 right = r.attr.ctime;
+	s = size_to(20000);
+	EXPECT_NFS(nc_setattr(&c, &f, &s, &right, &r), NFS3_OK);
+	EXPECT_NFS(nc_getattr(&c, &f, &r), NFS3_OK);
+	CHECK(r.attr.size == 20000, "size %llu after the guarded cut", (unsigned long long)r.attr.size);
+	nc_close(&c);
 	CHECK_RC(px_stop(p), 0);
 	ct_stop(cl);
 	return tl_finish();
