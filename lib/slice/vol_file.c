@@ -204,6 +204,18 @@ static int after_truncate(struct slice_vfile *f, uint64_t size)
 	int rc = vol_getmap(f->v, f->info.manager, f->attr.fileid, &map, &gm);
 	if (rc == 0 && gm.version != f->map_version) {
 		rc = slice_set_map(f->sf, &map);
+		if (rc == -EINVAL) {
+			/* A truncation to 0 swaps in a new object (the manager's
+			 * map_renew): slice_set_map keeps one object, so the
+			 * file gets a new slice_file; the old object's data is
+			 * being removed, its close result does not matter. */
+			struct slice_file *nsf;
+			rc = slice_open(f->v->sc, &map, &nsf);
+			if (rc == 0) {
+				(void)slice_close(f->sf);
+				f->sf = nsf;
+			}
+		}
 		if (rc == 0)
 			f->map_version = gm.version;
 	}

@@ -375,7 +375,8 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &st);
 }
 
-/* access(2) and chdir: the kernel asks only these (no default_permissions). */
+/* access(2): with default_permissions the kernel answers it itself; kept
+ * for a mount whose -o options turn that off. */
 static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
 	BEGIN(req, ino, fh);
