@@ -2,8 +2,8 @@
  * ops_name.c - the name space: lookup, attributes, create-like calls,
  * remove, rename, link, statfs, access.  One volume call each (a few for
  * the cases described where they happen); the managers check permissions
- * against the caller's credentials (see docs/slicefs.md: why not the
- * kernel's default_permissions).
+ * against the caller's credentials, after the kernel did with the
+ * attributes it holds (default_permissions, see main.c).
  */
 #include <errno.h>
 #include <limits.h>
