@@ -211,6 +211,29 @@ static inline void fs_kill(struct fs_mount *m)
 	rmdir(m->dir);
 }
 
+/* SIGTERM slicefs: it must unmount and exit by itself.  Returns its exit
+ * status. */
+static inline int fs_term(struct fs_mount *m)
+{
+	int ws = 0;
+	pid_t got = 0;
+
+	kill(m->pid, SIGTERM);
+	for (int i = 0; i < 300 && got == 0; i++) {
+		got = waitpid(m->pid, &ws, WNOHANG);
+		if (got == 0)
+			usleep(50000);
+	}
+	CHECK(got == m->pid, "slicefs did not exit on SIGTERM");
+	m->pid = 0;
+	CHECK(write(m->guard_fd, "q", 1) == 1, "guard");
+	close(m->guard_fd);
+	waitpid(m->guard, NULL, 0);
+	m->guard = 0;
+	rmdir(m->dir);
+	return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+}
+
 /* ---- small file helpers ------------------------------------------------- */
 
 static inline void fs_write_file(const char *path, const void *buf, size_t len)
