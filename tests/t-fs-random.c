@@ -195,5 +195,9 @@ int main(int argc, char **argv)
 		compare(i, "after a remount", OPS);
 	CHECK(fs_umount(M) == 0, "slicefs exits 0");
 	ct_stop(c);
+	for (int i = 0; i < NF; i++)
+		free(model[i]);
+	free(wbuf);
+	free(rbuf);
 	return tl_finish();
 }
