@@ -24,7 +24,7 @@ static void put(const char *text)
 
 static const char good[] =
 	"[cluster]\nname = demo\nvolume = vol\nsecret_file = secret\n"
-	"stripe_unit = 65536\nclient_nodes = 100-120\nallow = 10.0.0.0/8,127.0.0.0/8\n"
+	"stripe_unit = 65536\nclient_nodes = 40-50\nallow = 10.0.0.0/8,127.0.0.0/8\n"
 	"[blockd 1]\nnode = 11\ntpz = tcp://10.0.0.2:7001\ndata = /srv/b1\ncache_mb = 64\n"
 	"[blockd 0]\nnode = 10\nhost = h1\ndata = b0\n"
 	"[fmd 0]\nnode = 2\nnfs = 127.0.0.1:20490\ndata = fmd-0\n"
@@ -57,7 +57,7 @@ int main(int argc, char **argv)
 	CHECK(slice_cluster_load(path, &c, err, sizeof(err)) == 0, "good file: %s", err);
 	CHECK(!strcmp(c.name, "demo") && !strcmp(c.volume, "vol"), "names");
 	CHECK(!strcmp(c.export_path, "/slice"), "default export %s", c.export_path);
-	CHECK(c.stripe_unit == 65536 && c.client_lo == 100 && c.client_hi == 120, "numbers");
+	CHECK(c.stripe_unit == 65536 && c.client_lo == 40 && c.client_hi == 50, "numbers");
 	CHECK(c.managers == 2 && c.nnodes == 4 && c.root_squash == 0, "counts");
 	char want[400];
 	snprintf(want, sizeof(want), "%s/secret", dir);
@@ -86,7 +86,7 @@ int main(int argc, char **argv)
 
 	bad("[cluster]\nname = x\nvolume = v\ncolour = red\n", 4, "unknown key 'colour'");
 	bad("[cluster]\nname = x\n[blockz 0]\nnode = 1\n", 4, "unknown section");
-	bad("[cluster]\nname=x\nvolume=v\n[blockd 0]\nnode = 300\n", 5, "bad value '300'");
+	bad("[cluster]\nname=x\nvolume=v\n[blockd 0]\nnode = 64\n", 5, "bad value '64'");
 	bad("[cluster]\nname=x\nvolume=v\nstripe_unit = 5000\n", 4, "stripe_unit");
 	bad("[cluster]\nname=x\nvolume=v\n[fmd 0]\nnode=2\nnfs=nohost\n", 6, "nfs");
 	bad("[cluster]\nname=x\nvolume=v\n[blockd 0]\ntpz = udp://x\n", 5, "tpz");
@@ -96,7 +96,7 @@ int main(int argc, char **argv)
 	bad("[cluster]\nname=x\nvolume=v\n[blockd 0]\nnode=5\ndata=d\n[fmd 1]\nnode=6\nnfs=a:1\ndata=f\n", 0,
 	    "[fmd 0] missing");
 	bad("[cluster]\nname=x\nvolume=v\n[blockd 0]\nnode=5\ndata=d\n", 0, "at least one");
-	bad("[cluster]\nname=x\nvolume=v\n[blockd 0]\nnode=150\ndata=d\n[fmd 0]\nnode=2\nnfs=a:1\ndata=f\n", 0,
+	bad("[cluster]\nname=x\nvolume=v\n[blockd 0]\nnode=45\ndata=d\n[fmd 0]\nnode=2\nnfs=a:1\ndata=f\n", 0,
 	    "client range");
 	bad("[cluster]\nname=x\nvolume=v\n[blockd 0]\nnode=5\ntpz=tcp://1.2.3.4:5\ndata=d\n"
 	    "[fmd 0]\nnode=2\nnfs=a:1\ndata=f\n", 0, "secret_file");

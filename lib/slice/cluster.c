@@ -13,7 +13,10 @@
 
 #include "slice_cluster.h"
 
-#define TPZ_NODES_MAX 256u   /* TPZ_MAX_NODES: node ids are below it */
+/* Node ids are below the shm fabric's default size (trapeze.h:
+ * fabric_nodes), so that whichever node of the cluster creates the fabric
+ * makes room for all the others. */
+#define TPZ_NODES_MAX SLICE_CLUSTER_NODE_IDS
 
 struct load_ctx {
 	struct slice_cluster *c;
@@ -276,8 +279,8 @@ int slice_cluster_load(const char *path, struct slice_cluster *out, char *err, s
 		return -ENAMETOOLONG;
 	strcpy(out->export_path, "/slice");
 	out->stripe_unit = 262144;
-	out->client_lo = 100;
-	out->client_hi = 199;
+	out->client_lo = 32;
+	out->client_hi = 63;
 
 	int line = ini_parse(out->path, on_line, &x);
 	if (line == -1 || line == -2) {
@@ -328,7 +331,7 @@ int slice_cluster_save(const struct slice_cluster *c, const char *path)
 		fprintf(f, "secret_file = %s\n", rel(c->secret_file, dir));
 	fprintf(f, "stripe_unit = %u\nmkdir_switch = %u\nclient_nodes = %u-%u\nroot_squash = %s\n",
 		c->stripe_unit ? c->stripe_unit : 262144, c->mkdir_switch,
-		c->client_lo ? c->client_lo : 100, c->client_hi ? c->client_hi : 199,
+		c->client_lo ? c->client_lo : 32, c->client_hi ? c->client_hi : 63,
 		c->root_squash ? "yes" : "no");
 	if (c->allow[0])
 		fprintf(f, "allow = %s\n", c->allow);
