@@ -55,6 +55,14 @@ static bool revalidate(struct sfs *s, struct sfs_inode *in, const struct slice_a
 	return keep;
 }
 
+static int truncate_zero(struct sfs *s, const struct slice_cred *cr, struct sfs_inode *in)
+{
+	struct slice_sattr sa = { .valid = SLICE_SET_SIZE, .size = 0 };
+
+	__atomic_store_n(&in->written, true, __ATOMIC_RELAXED);
+	return slice_vol_setattr(s->vol, cr, &in->fh, &sa, NULL);
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct sfs *s = sfs_of(req);
@@ -93,14 +101,14 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	/* libfuse asks for atomic O_TRUNC: the kernel leaves it to us. */
-	if ((fi->flags & O_TRUNC) && (rc = slice_vol_ftruncate(in->vf, 0)) < 0) {
+	/* libfuse asks for atomic O_TRUNC: the kernel leaves it to us.  By
+	 * the manager, with the caller's credentials (the vfile may be
+	 * another user's open). */
+	if ((fi->flags & O_TRUNC) && (rc = truncate_zero(s, &cr, in)) < 0) {
 		(void)sfs_open_unref(s, in);
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	if (fi->flags & O_TRUNC)
-		__atomic_store_n(&in->written, true, __ATOMIC_RELAXED);
 	fi->fh = (uintptr_t)in;
 	if (fuse_reply_open(req, fi) != 0)
 		(void)sfs_open_unref(s, in);
@@ -136,7 +144,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	/* The name existed (another client made it meanwhile): the kernel
 	 * believes it created the file and will not apply O_TRUNC itself. */
 	if (rc == 0 && (fi->flags & O_TRUNC) && a.size > 0) {
-		rc = slice_vol_ftruncate(in->vf, 0);
+		if ((rc = truncate_zero(s, &cr, in)) < 0)
+			(void)sfs_open_unref(s, in);
 		e.attr.st_size = 0;
 	}
 	if (rc < 0) {

@@ -71,38 +71,13 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 }
 
 /*
- * Size changes of a file open here go through its vfile, which knows the
- * writes it still holds behind: a truncate by the manager alone would be
- * undone when they land.  With a file handle the kernel checked that the
- * file is open for writing; by path, the manager is asked first (ACCESS),
- * as it would check a SETATTR.  Other changes go to the manager after the
- * vfile was flushed, so that a later report of the writes' mtime does not
- * undo a utimens (cp -p sets the times before it closes).
+ * A size change goes to the manager with the caller's credentials, which
+ * it checks; slice_vol_setattr first flushes this mount's vfile of the
+ * file (its writes land before the cut, not after it) and then tells it
+ * the new size.  Other changes go to the manager after the vfile was
+ * flushed, so that a later report of the writes' mtime does not undo a
+ * utimens (cp -p sets the times before it closes).
  */
-static int set_size_open(struct sfs *s, const struct slice_cred *cr, struct sfs_inode *in,
-			 bool by_fd, uint64_t size, bool *done)
-{
-	int rc = 0;
-
-	*done = false;
-	pthread_mutex_lock(&in->olock);
-	if (in->vf) {
-		if (!by_fd) {
-			uint32_t granted = 0;
-			rc = slice_vol_access(s->vol, cr, &in->fh, W_OK, &granted);
-			if (rc == 0 && !(granted & W_OK))
-				rc = -EACCES;
-		}
-		if (rc == 0)
-			rc = slice_vol_ftruncate(in->vf, size);
-		if (rc == 0)
-			in->written = true;
-		*done = true;
-	}
-	pthread_mutex_unlock(&in->olock);
-	return rc;
-}
-
 static void flush_open(struct sfs_inode *in)
 {
 	pthread_mutex_lock(&in->olock);
@@ -120,6 +95,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	struct sfs_inode *in = sfs_inode_get(s, ino);
 	int rc;
 
+	(void)fi;
 	if (to_set & FUSE_SET_ATTR_MODE) {
 		sa.valid |= SLICE_SET_MODE;
 		sa.mode = attr->st_mode & 07777;
@@ -145,25 +121,17 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		sa.mtime = attr->st_mtim;
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
-		bool done = false;
 		if (attr->st_size < 0) {
 			fuse_reply_err(req, EINVAL);
 			return;
 		}
-		if (in) {
-			rc = set_size_open(s, &cr, in, fi != NULL, (uint64_t)attr->st_size, &done);
-			if (rc < 0) {
-				fuse_reply_err(req, -rc);
-				return;
-			}
-		}
-		if (!done) {
-			sa.valid |= SLICE_SET_SIZE;
-			sa.size = (uint64_t)attr->st_size;
-		}
+		sa.valid |= SLICE_SET_SIZE;
+		sa.size = (uint64_t)attr->st_size;
 	}
-	if (sa.valid & ~SLICE_SET_SIZE && in)
+	if ((sa.valid & ~SLICE_SET_SIZE) && in)
 		flush_open(in);
+	if ((sa.valid & SLICE_SET_SIZE) && in)
+		__atomic_store_n(&in->written, true, __ATOMIC_RELAXED);
 	if (sa.valid)
 		rc = slice_vol_setattr(s->vol, &cr, &fh, &sa, &a);
 	else
