@@ -35,7 +35,7 @@ static int own_file(int id)
 		ssize_t n = read(fd, rd, cap);
 		close(fd);
 		if (n != (ssize_t)len || tl_verify(rd, len, (uint32_t)(id * 1000 + r), 0) >= 0) {
-			NOTE("own%d round %d: read %zd of %zu", id, r, n, len);
+			NOTE("own%d round %d: read %zd of %zu (%s)", id, r, n, len, n < 0 ? strerror(errno) : "");
 			return 5;
 		}
 	}

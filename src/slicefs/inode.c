@@ -226,6 +226,8 @@ static int close_vf(struct sfs *s, struct sfs_inode *in)
 	if (in->vf) {
 		rc = slice_vol_fclose(in->vf);
 		in->vf = NULL;
+		/* release: pairs with the acquire loads in attr.c */
+		__atomic_add_fetch(&s->closes, 1, __ATOMIC_RELEASE);
 		if (in->written) {
 			/* What this mount wrote is what it will find at the next
 			 * open: its page cache stays valid then. */

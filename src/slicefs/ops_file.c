@@ -51,6 +51,9 @@ static bool revalidate(struct sfs *s, struct sfs_inode *in, const struct slice_a
 		in->seen_size = a->size;
 		in->seen_mtime = a->mtime;
 	}
+	sfs_dbg(s, "open %llu: manager size %llu, seen %d size %llu, open %d: keep %d\n",
+		(unsigned long long)in->ino, (unsigned long long)a->size, in->seen,
+		(unsigned long long)in->seen_size, in->vf != NULL, keep);
 	pthread_mutex_unlock(&in->olock);
 	return keep;
 }

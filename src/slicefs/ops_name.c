@@ -38,7 +38,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct slice_vfh fh;
 	struct slice_attr a;
 
-	int rc = slice_vol_lookup(s->vol, &cr, &dir, name, &fh, &a);
+	int rc = sfs_lookup(s, &cr, &dir, name, &fh, &a);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -63,7 +63,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	BEGIN(req, ino, fh);
 	struct slice_attr a;
 
-	int rc = slice_vol_getattr(s->vol, &cr, &fh, &a);
+	int rc = sfs_getattr(s, &cr, &fh, &a);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -135,7 +135,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	if (sa.valid)
 		rc = slice_vol_setattr(s->vol, &cr, &fh, &sa, &a);
 	else
-		rc = slice_vol_getattr(s->vol, &cr, &fh, &a);
+		rc = sfs_getattr(s, &cr, &fh, &a);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else

@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "slice_vol.h"
 
@@ -66,6 +67,7 @@ struct sfs {
 	struct sfs_inode **buckets;
 	size_t nbuckets, count;
 	unsigned nopen;                /* inodes with opens > 0 (a hint, under lock) */
+	uint64_t closes;               /* vfiles closed so far (atomic): see attr.c */
 };
 
 /* inode.c */
@@ -98,6 +100,10 @@ int  sfs_entry(struct sfs *s, const struct slice_vfh *fh, const struct slice_att
 void sfs_reply_entry(fuse_req_t req, struct sfs *s, const struct slice_vfh *fh,
 		     const struct slice_attr *a);
 void sfs_reply_attr(fuse_req_t req, struct sfs *s, const struct slice_attr *a);
+/* GETATTR and LOOKUP whose size is right for a file this mount writes. */
+int  sfs_getattr(struct sfs *s, const struct slice_cred *cr, const struct slice_vfh *fh, struct slice_attr *a);
+int  sfs_lookup(struct sfs *s, const struct slice_cred *cr, const struct slice_vfh *dir, const char *name,
+		struct slice_vfh *fh, struct slice_attr *a);
 static inline struct sfs *sfs_of(fuse_req_t req) { return fuse_req_userdata(req); }
 
 /* ops_*.c: fill their part of the operations table. */
