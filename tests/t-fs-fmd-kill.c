@@ -1,11 +1,11 @@
 /*
  * t-fs-fmd-kill.c - slicefs: the file manager killed under a mount.  With
  * the manager down, name-space calls fail with an error (EIO, ETIMEDOUT
- * or EHOSTDOWN, within the volume's timeout: never a hang), so do reads
- * of a file opened before (the kernel asks for its attributes first with
- * --attr-timeout 0); once the manager
- * is restarted (same data, same port) the mount works again without a
- * remount: names, new files, the data written before.
+ * or EHOSTDOWN, within the volume's timeout: never a hang); a read of a
+ * file opened before gives its data or such an error (with --attr-timeout
+ * 0 the kernel asks for attributes first).  Once the manager is restarted
+ * (same data, same port) the mount works again without a remount: names,
+ * new files, the data written before.
  */
 #include "cluster_testlib.h"
 #include "fs_testlib.h"
