@@ -251,7 +251,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	/* close(2) got flush's answer already; this is the last commit. */
 	if (rc < 0)
-		fprintf(stderr, "slicefs: closing inode %llu: %s\n", (unsigned long long)ino, strerror(-rc));
+		sfs_log("closing inode %llu: %s", (unsigned long long)ino, strerror(-rc));
 	fuse_reply_err(req, -rc);
 }
 

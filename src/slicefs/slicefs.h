@@ -11,6 +11,7 @@
  *   ops_name.c  lookup, getattr, setattr, the name-space operations, statfs
  *   ops_file.c  open, create, read, write, flush, fsync, release
  *   ops_dir.c   opendir, readdir, readdirplus, releasedir
+ *   log.c       messages: stderr, or syslog once the daemon runs
  *
  * Inode numbers are the volume's file ids (unique in a volume), except
  * that the root is FUSE_ROOT_ID: the root's file id and 1 trade places.
@@ -113,6 +114,10 @@ void sfs_ops_dir(struct fuse_lowlevel_ops *op);
 /* ops_name.c: unlink that keeps a file open here alive (silly rename). */
 int  sfs_unlink(struct sfs *s, const struct slice_cred *cr, const struct slice_vfh *dir,
 		const char *name);
+
+/* log.c: one line, no newline in fmt. */
+void sfs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void sfs_log_to_syslog(void);
 
 #define sfs_dbg(s, ...) do { if ((s)->debug) fprintf(stderr, "slicefs: " __VA_ARGS__); } while (0)
 
