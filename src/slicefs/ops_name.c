@@ -216,44 +216,55 @@ static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, co
  * A file unlinked while this mount holds it open stays readable and
  * writable through its descriptors, as POSIX wants: like an NFS client,
  * slicefs renames it to a hidden name and removes that at the last close.
- * Only a file with one link: another name keeps the data anyway.  Other
- * clients' opens are not known here (the limit NFS has too).
+ * The same for a file a rename replaces.  Only a file with one link:
+ * another name keeps the data anyway.  Other clients' opens are not known
+ * here (the limit NFS has too).  The kernel holds the inode of the name
+ * during the unlink or rename, so the inode found here stays.
+ *
+ * Returns 1 when name was hidden, 0 when it is not a file open here.
  */
-int sfs_unlink(struct sfs *s, const struct slice_cred *cr, const struct slice_vfh *dir,
-	       const char *name)
+static int hide_if_open(struct sfs *s, const struct slice_cred *cr, const struct slice_vfh *dir,
+			const char *name, struct sfs_inode **hidden)
 {
 	static unsigned long seq;
 	struct slice_vfh fh;
 	struct slice_attr a;
-	struct sfs_inode *in = NULL;
-	bool open_here = false;
-	int rc;
+	int rc = 0;
 
 	pthread_mutex_lock(&s->lock);
 	bool any_open = s->nopen > 0;
 	pthread_mutex_unlock(&s->lock);
-	if (any_open && slice_vol_lookup(s->vol, cr, dir, name, &fh, &a) == 0 &&
-	    (a.type & S_IFMT) == S_IFREG && a.nlink == 1) {
-		in = sfs_inode_get(s, sfs_ino_of(s, a.fileid));
-		if (in) {
-			pthread_mutex_lock(&in->olock);
-			open_here = in->opens > 0 && !in->silly;
-			if (open_here) {
-				snprintf(in->silly_name, sizeof(in->silly_name), ".slicefs%llx.%lx",
-					 (unsigned long long)in->ino,
-					 __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
-				rc = slice_vol_rename(s->vol, cr, dir, name, dir, in->silly_name);
-				if (rc == 0) {
-					in->silly = true;
-					in->silly_dir = *dir;
-					in->silly_cred = *cr;
-				}
-				pthread_mutex_unlock(&in->olock);
-				return rc;
-			}
-			pthread_mutex_unlock(&in->olock);
+	if (!any_open || slice_vol_lookup(s->vol, cr, dir, name, &fh, &a) < 0 ||
+	    (a.type & S_IFMT) != S_IFREG || a.nlink != 1)
+		return 0;
+	struct sfs_inode *in = sfs_inode_get(s, sfs_ino_of(s, a.fileid));
+	if (!in)
+		return 0;
+	pthread_mutex_lock(&in->olock);
+	if (in->opens > 0 && !in->silly) {
+		snprintf(in->silly_name, sizeof(in->silly_name), ".slicefs%llx.%lx", (unsigned long long)in->ino,
+			 __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
+		rc = slice_vol_rename(s->vol, cr, dir, name, dir, in->silly_name);
+		if (rc == 0) {
+			in->silly = true;
+			in->silly_dir = *dir;
+			in->silly_cred = *cr;
+			if (hidden)
+				*hidden = in;
+			rc = 1;
 		}
 	}
+	pthread_mutex_unlock(&in->olock);
+	return rc;
+}
+
+int sfs_unlink(struct sfs *s, const struct slice_cred *cr, const struct slice_vfh *dir,
+	       const char *name)
+{
+	int rc = hide_if_open(s, cr, dir, name, NULL);
+
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
 	return slice_vol_remove(s->vol, cr, dir, name);
 }
 
@@ -280,6 +291,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	BEGIN(req, parent, from);
 	struct slice_vfh to, fh;
 	struct slice_attr a;
+	struct sfs_inode *hidden = NULL;
 
 	if (flags & ~(unsigned)RENAME_NOREPLACE) {
 		fuse_reply_err(req, EINVAL);
@@ -295,8 +307,24 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 			fuse_reply_err(req, rc == 0 ? EEXIST : -rc);
 			return;
 		}
+	} else if (parent != newparent || strcmp(name, newname) != 0) {
+		/* a replaced file open here keeps its data (not atomic: the
+		 * name is absent between the two renames, as on NFS) */
+		int rc = hide_if_open(s, &cr, &to, newname, &hidden);
+		if (rc < 0) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
 	}
-	fuse_reply_err(req, -slice_vol_rename(s->vol, &cr, &from, name, &to, newname));
+	int rc = slice_vol_rename(s->vol, &cr, &from, name, &to, newname);
+	if (rc < 0 && hidden) {
+		/* the rename failed: the replaced file gets its name back */
+		pthread_mutex_lock(&hidden->olock);
+		if (slice_vol_rename(s->vol, &cr, &to, hidden->silly_name, &to, newname) == 0)
+			hidden->silly = false;
+		pthread_mutex_unlock(&hidden->olock);
+	}
+	fuse_reply_err(req, -rc);
 }
 
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
