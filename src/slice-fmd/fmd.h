@@ -40,12 +40,6 @@ struct fmd;
 #define FMD_MAX_BLOCKD   64
 #define FMD_MAX_MANAGERS 64
 
-struct fmd_cidr {
-	int     family;            /* AF_INET or AF_INET6 */
-	uint8_t addr[16];
-	int     bits;
-};
-
 enum { FMD_SYNC_FULL, FMD_SYNC_DATA, FMD_SYNC_NONE };
 
 struct fmd_config {
@@ -65,7 +59,7 @@ struct fmd_config {
 	uint32_t    stripe_unit;
 	bool        root_squash;
 	uint32_t    anon_uid, anon_gid;
-	struct fmd_cidr allow[FMD_MAX_ALLOW];
+	struct orpc_cidr allow[FMD_MAX_ALLOW];
 	uint32_t    nallow;
 	bool        rpcbind;
 	uint64_t    db_size;          /* LMDB map size */
@@ -263,7 +257,6 @@ bool access_sticky_ok(const struct inode *dir, const struct inode *victim, const
 
 /* ---- export ------------------------------------------------------------- */
 
-int  export_parse_cidr(const char *s, struct fmd_cidr *out);
 bool export_allowed(const struct fmd_config *cfg, const struct sockaddr_storage *peer);
 /* The call's credential after squashing. */
 void export_cred(const struct fmd_config *cfg, const struct orpc_cred *in, struct fmd_cred *out);
