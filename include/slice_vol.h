@@ -174,6 +174,13 @@ int     slice_vol_flush(struct slice_vfile *f);
 int     slice_vol_fsync(struct slice_vfile *f);
 /* fsync, then free; returns fsync's result. */
 int     slice_vol_fclose(struct slice_vfile *f);
+/* flush, then free, without a commit (close(2) without fsync(2)): the
+ * data is acknowledged by the block servers - in their page cache, which
+ * a crash of the server process does not lose, a power cut may - and the
+ * size reported.  attr (may be NULL): the attributes as this client last
+ * had them from the manager (size and mtime of the report).  Returns
+ * flush's result. */
+int     slice_vol_frelease(struct slice_vfile *f, struct slice_attr *attr);
 
 /* ---- the stateless side, for the NFS proxy ------------------------------- */
 

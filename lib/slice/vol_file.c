@@ -177,17 +177,26 @@ int slice_vol_fsync(struct slice_vfile *f)
 	return rc < 0 ? rc : r2;
 }
 
-int vol_file_close(struct slice_vfile *f)
+/* commit: fsync (data stable) before freeing; else flush (acknowledged,
+ * size reported).  attr: the attributes as the last report left them. */
+static int file_close(struct slice_vfile *f, bool commit, struct slice_attr *attr)
 {
 	struct slice_vol *v = f->v;
-	int rc = slice_vol_fsync(f);
+	int rc = commit ? slice_vol_fsync(f) : slice_vol_flush(f);
 	pthread_mutex_lock(&v->files_lock);
 	unlink_file(v, f);
 	pthread_mutex_unlock(&v->files_lock);
-	int r2 = slice_close(f->sf);
+	if (attr)
+		*attr = f->attr;
+	int r2 = commit ? slice_close(f->sf) : slice_release(f->sf);
 	pthread_mutex_destroy(&f->lock);
 	free(f);
 	return rc < 0 ? rc : r2;
+}
+
+int vol_file_close(struct slice_vfile *f)
+{
+	return file_close(f, true, NULL);
 }
 
 int slice_vol_fclose(struct slice_vfile *f)
@@ -195,6 +204,13 @@ int slice_vol_fclose(struct slice_vfile *f)
 	if (!f)
 		return -EINVAL;
 	return vol_file_close(f);
+}
+
+int slice_vol_frelease(struct slice_vfile *f, struct slice_attr *attr)
+{
+	if (!f)
+		return -EINVAL;
+	return file_close(f, false, attr);
 }
 
 int slice_vol_ftruncate(struct slice_vfile *f, uint64_t size)

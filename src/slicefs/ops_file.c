@@ -249,7 +249,8 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct sfs *s = sfs_of(req);
 	int rc = sfs_open_unref(s, open_inode(fi));
 
-	/* close(2) got flush's answer already; this is the last commit. */
+	/* close(2) got flush's answer already: this flushes what the kernel
+	 * wrote after it (mmap writeback), no commit (fsync commits). */
 	if (rc < 0)
 		sfs_log("closing inode %llu: %s", (unsigned long long)ino, strerror(-rc));
 	fuse_reply_err(req, -rc);
