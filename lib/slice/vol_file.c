@@ -47,8 +47,10 @@ static void unlink_file(struct slice_vol *v, struct slice_vfile *f)
 	f->prev = f->next = NULL;
 }
 
-int vol_file_open(struct slice_vol *v, const struct slice_cred *cr, const struct slice_vfh *fh, bool stateless,
-		  struct slice_vfile **out)
+/* attr: the file's attributes, just fetched by the caller (CREATE's or
+ * GETATTR's answer), or NULL to ask the manager. */
+static int file_open(struct slice_vol *v, const struct slice_cred *cr, const struct slice_vfh *fh,
+		     const struct slice_attr *attr, bool stateless, struct slice_vfile **out)
 {
 	struct slice_vfile *f = calloc(1, sizeof(*f));
 	if (!f)
@@ -56,7 +58,10 @@ int vol_file_open(struct slice_vol *v, const struct slice_cred *cr, const struct
 	int rc = vol_fh_route(v, fh, &f->info);
 	struct slice_block_map map = { 0 };
 	struct slm_getmap_res gm;
-	if (rc == 0)
+	if (rc == 0 && attr)
+		/* the handle must be the attributes' file (GETMAP goes by id) */
+		rc = attr->fileid == f->info.fileid ? (f->attr = *attr, 0) : -ESTALE;
+	else if (rc == 0)
 		rc = slice_vol_getattr(v, cr, fh, &f->attr);
 	if (rc == 0 && f->attr.type != S_IFREG)
 		rc = f->attr.type == S_IFDIR ? -EISDIR : -EINVAL;
@@ -85,12 +90,26 @@ int vol_file_open(struct slice_vol *v, const struct slice_cred *cr, const struct
 	return 0;
 }
 
+int vol_file_open(struct slice_vol *v, const struct slice_cred *cr, const struct slice_vfh *fh, bool stateless,
+		  struct slice_vfile **out)
+{
+	return file_open(v, cr, fh, NULL, stateless, out);
+}
+
 int slice_vol_fopen(struct slice_vol *v, const struct slice_cred *cr, const struct slice_vfh *fh,
 		    struct slice_vfile **out)
 {
 	if (!v || !fh || !out)
 		return -EINVAL;
-	return vol_file_open(v, cr, fh, false, out);
+	return file_open(v, cr, fh, NULL, false, out);
+}
+
+int slice_vol_fopen_attr(struct slice_vol *v, const struct slice_cred *cr, const struct slice_vfh *fh,
+			 const struct slice_attr *attr, struct slice_vfile **out)
+{
+	if (!v || !fh || !out)
+		return -EINVAL;
+	return file_open(v, cr, fh, attr, false, out);
 }
 
 ssize_t slice_vol_read(struct slice_vfile *f, void *buf, size_t len, uint64_t off)

@@ -183,13 +183,13 @@ void sfs_forget(struct sfs *s, uint64_t ino, uint64_t n)
 		inode_free(in);
 }
 
-int sfs_open_ref(struct sfs *s, struct sfs_inode *in, const struct slice_cred *cr)
+int sfs_open_ref(struct sfs *s, struct sfs_inode *in, const struct slice_cred *cr, const struct slice_attr *a)
 {
 	int rc = 0;
 
 	pthread_mutex_lock(&in->olock);
 	if (!in->vf) {
-		rc = slice_vol_fopen(s->vol, cr, &in->fh, &in->vf);
+		rc = slice_vol_fopen_attr(s->vol, cr, &in->fh, a, &in->vf);
 		if (rc < 0) {
 			in->vf = NULL;
 			goto out;
