@@ -12,7 +12,9 @@
  * Size: max(the manager's, the end of our writes, our truncates).  Writes
  * go behind; the new size and mtime go to the manager (SLM_SETATTR with
  * SLM_SET_EXTEND, so racing writers only ever grow a file) at flush,
- * fsync and close.  Truncation is the manager's SETATTR, which cuts the
+ * fsync and close; flush's report is lazy (SLM_SET_LAZY: the manager may
+ * answer before it is on disk), fsync's durable, a lazy one before it
+ * included.  Truncation is the manager's SETATTR, which cuts the
  * objects on the block servers itself (or swaps in a new object for size
  * 0): every open file of that handle in this volume is flushed first and
  * takes the new size and map after.
@@ -151,16 +153,18 @@ uint64_t slice_vol_fsize(struct slice_vfile *f)
 static int after_truncate(struct slice_vfile *f, uint64_t size);
 
 /* Under f->lock. */
-int vol_file_report(struct slice_vfile *f)
+int vol_file_report(struct slice_vfile *f, bool lazy)
 {
-	if (!f->dirty)
+	if (!f->dirty && (lazy || !f->lazy))
 		return 0;
 	struct slm_attr_res res;
-	int rc = vol_report(f->v, f->info.manager, f->attr.fileid, f->size, f->mtime_ns, SLM_SET_EXTEND | SLM_SET_MTIME,
-			    &res);
+	int rc = vol_report(f->v, f->info.manager, f->attr.fileid, f->size, f->mtime_ns,
+			    SLM_SET_EXTEND | SLM_SET_MTIME | (lazy ? SLM_SET_LAZY : 0), &res);
 	if (rc < 0)
 		return rc;
 	f->dirty = false;
+	/* a durable commit at the manager makes its earlier lazy ones durable */
+	f->lazy = lazy;
 	f->mgr_size = res.size;
 	/* another client may have made it longer meanwhile */
 	if (res.size > f->size)
@@ -181,7 +185,7 @@ int slice_vol_flush(struct slice_vfile *f)
 {
 	pthread_mutex_lock(&f->lock);
 	int rc = slice_flush(f->sf);
-	int r2 = vol_file_report(f);
+	int r2 = vol_file_report(f, true);
 	pthread_mutex_unlock(&f->lock);
 	return rc < 0 ? rc : r2;
 }
@@ -191,7 +195,7 @@ int slice_vol_fsync(struct slice_vfile *f)
 	pthread_mutex_lock(&f->lock);
 	/* the data stable first, then the size that makes it visible */
 	int rc = slice_fsync(f->sf);
-	int r2 = vol_file_report(f);
+	int r2 = vol_file_report(f, false);
 	pthread_mutex_unlock(&f->lock);
 	return rc < 0 ? rc : r2;
 }
@@ -281,7 +285,7 @@ int vol_truncate(struct slice_vol *v, const struct slice_cred *cr, const struct 
 		pthread_mutex_lock(&f->lock);
 		int r = slice_fsync(f->sf);
 		if (r == 0)
-			r = vol_file_report(f);
+			r = vol_file_report(f, false);
 		pthread_mutex_unlock(&f->lock);
 		if (r < 0 && rc == 0)
 			rc = r;
