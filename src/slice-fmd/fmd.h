@@ -131,6 +131,14 @@ int  store_prealloc(struct store *st);
 int  store_rd(struct store *st, MDB_txn **txn);
 void store_rd_done(MDB_txn *txn);
 int  store_wr(struct store *st, MDB_txn **txn);
+/* A write transaction whose commit does not flush the meta page (LMDB's
+ * MDB_NOMETASYNC): a power cut may take back this commit, never part of
+ * one nor an earlier one; the next store_wr commit or store_sync makes it
+ * durable.  store_lazy_done after its commit or abort, before the next
+ * store_wr. */
+int  store_wr_lazy(struct store *st, MDB_txn **txn);
+void store_lazy_done(struct store *st);
+int  store_sync(struct store *st);
 
 /* Records.  0, -ENOENT, -EEXIST or another -errno (MDB errors map to -EIO,
  * MDB_MAP_FULL to -ENOSPC). */
