@@ -190,7 +190,14 @@ static inline int fs_umount(struct fs_mount *m)
 	waitpid(m->guard, NULL, 0);
 	m->guard = 0;
 	rmdir(m->dir);
-	return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+	int st = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+	if (st != 0) {   /* say why: the CI log is all there is of a rare failure */
+		snprintf(cmd, sizeof(cmd), "echo '--- %s (slicefs exited %d), last lines:'; tail -40 '%s'",
+			 fs_sh_quote_ok(m->log), st, m->log);
+		if (system(cmd) != 0)
+			NOTE("no slicefs log at %s", m->log);
+	}
+	return st;
 }
 
 /* SIGKILL slicefs (nothing flushed, nothing committed) and take the dead
@@ -215,6 +222,7 @@ static inline void fs_kill(struct fs_mount *m)
  * status. */
 static inline int fs_term(struct fs_mount *m)
 {
+	char cmd[600];
 	int ws = 0;
 	pid_t got = 0;
 
@@ -231,7 +239,14 @@ static inline int fs_term(struct fs_mount *m)
 	waitpid(m->guard, NULL, 0);
 	m->guard = 0;
 	rmdir(m->dir);
-	return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+	int st = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+	if (st != 0) {   /* say why: the CI log is all there is of a rare failure */
+		snprintf(cmd, sizeof(cmd), "echo '--- %s (slicefs exited %d), last lines:'; tail -40 '%s'",
+			 fs_sh_quote_ok(m->log), st, m->log);
+		if (system(cmd) != 0)
+			NOTE("no slicefs log at %s", m->log);
+	}
+	return st;
 }
 
 /* ---- small file helpers ------------------------------------------------- */
