@@ -1,0 +1,456 @@
+#!/usr/bin/env bash
+# fronts.sh: Slice's fronts (slicefs, slice-proxy) beside their peers, in one run.
+#
+#   bench/fronts.sh [--quick] [-r REPS] [-o DIR] [-h]
+#
+#   --quick   a smoke run: 128 MiB files, 1000 files, 3 s random reads, 1 rep
+#   -r REPS   repetitions of the whole suite (default 2); reps are interleaved
+#             (every system once, then again)
+#   -o DIR    output directory (default bench/results)
+#
+# FUSE mounts, each measured with fio 3.33 and bench/fs-meta:
+#   slicefs   our FUSE client over a local Slice cluster: 4 slice-blockd + 2
+#             slice-fmd on a shm fabric (`slice up`, or the same daemons
+#             started here when `slice` is missing)
+#   gluster   GlusterFS, a distributed volume of 4 bricks on this machine;
+#             glusterd and the bricks in a network namespace (fbns-PID,
+#             10.213.99.1 on a veth pair: GlusterFS refuses 127.x bricks),
+#             mounted (FUSE) from the root namespace through 10.213.99.1
+#   pt        libfuse 3.14's passthrough_ll example (compiled here from
+#             /usr/share/doc/libfuse3-dev/examples) over tmpfs: the ceiling
+#             of any FUSE file system on this kernel
+# NFSv3 servers, each measured with bench/nfs-io and bench/fmd-meta (libnfs,
+# the same client programs for both; there is no kernel NFS client here):
+#   proxy     slice-proxy in front of the same Slice cluster
+#   ganesha   nfs-ganesha 4.3, VFS FSAL, exporting a tmpfs directory
+#
+# Every backing store (bricks, blockd data and fmd stores, the passthrough
+# source, ganesha's export) lives on one private tmpfs mounted here: the
+# fronts are compared, not the disk.
+#
+# Workloads (SIZE = 1 GiB, FILES = 10 000, RAND = 10 s; --quick: 128 MiB,
+# 1000, 3 s):
+#   seqwrite  fio: one new file of SIZE, 1 MiB writes, psync, buffered,
+#             end_fsync=1 (the rate includes the final fsync)
+#   seqread   fio: the same file, 1 MiB reads, psync, buffered, after
+#             `sync; echo 3 > /proc/sys/vm/drop_caches` (the client's page
+#             cache is empty; tmpfs backing stores keep their data)
+#   rand qd1  fio: 4 KiB random reads over the file, psync, direct=1, RAND s
+#   rand qd16 fio: the same with numjobs=16 (16 threads, each one read at a
+#             time, group_reporting): FUSE has no true asynchronous direct
+#             I/O path for libaio to exploit, so queue depth 16 here means
+#             16 synchronous readers in parallel
+#   meta      bench/fs-meta: create (open O_EXCL + write 4 KiB + close), stat,
+#             unlink of FILES files in one new directory, one thread
+#   NFS       nfs-io write/read of SIZE in 1 MiB calls, one in flight (COMMIT
+#             at the end of the write), 4 KiB random reads with 1 and 16 in
+#             flight (libnfs async); fmd-meta --files FILES --size 4096
+#             --mixed 0 (create + write, stat, remove through libnfs's path API)
+#
+# Pinning: none.  Each system is several processes (4 bricks + glusterd +
+# the glusterfs client; 4 blockd + 2 fmd + slicefs; passthrough_ll's
+# threads) sharing the 2 CPUs with the workload tool, which runs unpinned
+# too: forcing all daemons of a system onto one CPU would measure the
+# scheduler, not the system.
+#
+# Writes DIR/fronts.{tsv,md,png} and the tools' output under DIR/fronts-logs/.
+# Needs root (mounts, namespaces, drop_caches); installs fio,
+# glusterfs-server, nfs-ganesha(-vfs), rpcbind, libnfs-utils, gnuplot-nox
+# with apt-get if missing.
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$HERE/lib.sh"
+bench_init fronts 2 "$@"
+
+SIZE_MIB=1024
+FILES=10000
+RAND_SECS=10
+if ((QUICK)); then SIZE_MIB=128 FILES=1000 RAND_SECS=3; fi
+PORT_BASE=${FRONTS_PORT_BASE:-24800}   # ganesha NFS/MOUNT: base+1, base+2
+BIN=$ROOT/build/bin
+FSMETA=$ROOT/build/bench/fs-meta
+NFSIO=$ROOT/build/bench/nfs-io
+FMDMETA=$ROOT/build/bench/fmd-meta
+PT=$ROOT/build/peers/passthrough_ll
+WORK=/tmp/fbench.$$                    # a tmpfs: every backing store
+NS=fbns-$$
+NSIP=10.213.99.1
+HOSTIP=10.213.99.2
+NSX=(nsenter "--net=/run/netns/$NS")
+FABRIC=fbench$$
+((EUID == 0)) || { echo "$BENCH: needs root (mounts, namespaces, drop_caches)" >&2; exit 1; }
+
+mkdir -p "$OUT" "$LOGS"
+MOUNTS=()            # FUSE mounts to undo, in order
+UP=()                # systems that came up
+
+# ---- cleanup: mounts, daemons (by PID), gluster, namespace, tmpfs ---------------
+
+cleanup() {
+    local m
+    for m in "${MOUNTS[@]}"; do
+        mountpoint -q "$m" && { umount "$m" 2>/dev/null || umount -l "$m"; }
+    done
+    gluster_down
+    slice_down
+    stop_all_bg
+    ip netns list 2>/dev/null | grep -qw "$NS" && ip netns del "$NS"
+    ip link del fbv-$$ 2>/dev/null
+    mountpoint -q "$WORK" && umount "$WORK"
+    rm -rf "$WORK"
+    rm -f /dev/shm/*"$FABRIC"* 2>/dev/null
+}
+trap cleanup EXIT
+
+wait_for() { # SECONDS CMD...: until CMD succeeds (bounded)
+    local t=$1 i
+    shift
+    for ((i = 0; i < t * 10; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+    return 1
+}
+
+work_up() {
+    mkdir -p "$WORK"
+    mount -t tmpfs -o size=8g,mode=0755 "fbench$$" "$WORK" || { log "ERROR: no tmpfs at $WORK"; exit 1; }
+}
+
+# ---- passthrough_ll ------------------------------------------------------------------
+
+PT_MNT=$WORK/mnt-pt
+pt_up() {
+    local ex=/usr/share/doc/libfuse3-dev/examples/passthrough_ll.c
+    if [[ ! -x $PT || $ex -nt $PT ]]; then
+        mkdir -p "$(dirname "$PT")"
+        # shellcheck disable=SC2046
+        gcc -O2 -Wall -o "$PT" "$ex" $(pkg-config --cflags --libs fuse3) >"$LOGS/pt-build.log" 2>&1 ||
+            { log "WARN: passthrough_ll does not build (see $LOGS/pt-build.log)"; return 1; }
+    fi
+    mkdir -p "$WORK/pt-src" "$PT_MNT"
+    # the example's defaults: multi-threaded, cache=auto, no writeback cache
+    start_bg "$LOGS/pt.log" "$PT" -f -o source="$WORK/pt-src" "$PT_MNT"
+    MOUNTS+=("$PT_MNT")
+    wait_for 10 mountpoint -q "$PT_MNT" || { log "WARN: passthrough_ll did not mount"; return 1; }
+}
+
+# ---- GlusterFS ------------------------------------------------------------------------
+
+GL=$WORK/gluster
+GL_MNT=$WORK/mnt-gl
+GL_UP=0
+gl() { timeout 120 gluster --mode=script "$@"; }
+gluster_up() {
+    have glusterd || { log "WARN: glusterd missing"; return 1; }
+    if [[ -S /run/glusterd.socket ]] && gl peer status >/dev/null 2>&1; then
+        log "WARN: another glusterd answers on /run/glusterd.socket: no GlusterFS rows"
+        return 1
+    fi
+    ip netns add "$NS" || return 1
+    ip -n "$NS" link set lo up
+    ip link add fbv-$$ type veth peer name fbp-$$ || return 1
+    ip link set fbp-$$ netns "$NS"
+    ip addr add "$HOSTIP/24" dev fbv-$$
+    ip link set fbv-$$ up
+    ip -n "$NS" addr add "$NSIP/24" dev fbp-$$
+    ip -n "$NS" link set fbp-$$ up
+    mkdir -p "$GL/glusterd" "$GL/b1" "$GL/b2" "$GL/b3" "$GL/b4" "$GL_MNT"
+    cat >"$GL/glusterd.vol" <<EOF
+volume management
+    type mgmt/glusterd
+    option working-directory $GL/glusterd
+    option transport-type socket
+    option transport.socket.listen-port 24007
+    option ping-timeout 0
+    option event-threads 1
+    option max-port 60999
+end-volume
+EOF
+    start_bg "$LOGS/glusterd.out" "${NSX[@]}" glusterd -N -f "$GL/glusterd.vol" -l "$LOGS/glusterd.log"
+    GLUSTERD_PID=$BG_PID
+    GL_UP=1
+    wait_for 30 gl peer status || { log "WARN: glusterd does not answer"; return 1; }
+    gl volume create fbvol transport tcp "$NSIP:$GL/b1" "$NSIP:$GL/b2" "$NSIP:$GL/b3" "$NSIP:$GL/b4" \
+        force >>"$LOGS/gluster-cli.log" 2>&1 || { log "WARN: gluster volume create failed"; return 1; }
+    gl volume start fbvol >>"$LOGS/gluster-cli.log" 2>&1 || { log "WARN: gluster volume start failed"; return 1; }
+    # the bricks are glusterd's children: remember their pids to be sure they go
+    gl volume status fbvol 2>/dev/null | awk '/^Brick/ { print $NF }' >"$GL/brick.pids"
+    mount -t glusterfs -o log-file="$LOGS/gluster-fuse.log" "$NSIP:/fbvol" "$GL_MNT" ||
+        { log "WARN: glusterfs mount failed"; return 1; }
+    MOUNTS+=("$GL_MNT")
+    wait_for 20 mountpoint -q "$GL_MNT"
+}
+gluster_down() {
+    local p i
+    ((GL_UP)) || return 0
+    GL_UP=0
+    mountpoint -q "$GL_MNT" && { umount "$GL_MNT" 2>/dev/null || umount -l "$GL_MNT"; }
+    gl volume stop fbvol force >>"$LOGS/gluster-cli.log" 2>&1
+    gl volume delete fbvol >>"$LOGS/gluster-cli.log" 2>&1
+    for p in $(cat "$GL/brick.pids" 2>/dev/null); do
+        [[ $p =~ ^[0-9]+$ ]] || continue
+        for ((i = 0; i < 50; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -0 "$p" 2>/dev/null && { log "killing leftover brick pid $p"; kill -9 "$p"; }
+    done
+    stop_bg "$GLUSTERD_PID"
+}
+
+# ---- nfs-ganesha ----------------------------------------------------------------------
+
+RPCBIND_PID=""
+GANESHA_PID=""
+ganesha_up() {
+    local conf=$LOGS/ganesha.conf
+    have ganesha.nfsd || { log "WARN: ganesha.nfsd missing"; return 1; }
+    mkdir -p "$WORK/ganesha-export" /var/lib/nfs/ganesha /var/run/ganesha /run/rpcbind
+    chmod 0777 "$WORK/ganesha-export"
+    if ! rpcinfo -p 127.0.0.1 >/dev/null 2>&1; then
+        # ganesha 4.3 will not start NFSv3 without a portmapper ('rpcbind -h'
+        # crashes on Debian 12: no -h)
+        start_bg "$LOGS/rpcbind.log" rpcbind -f -w
+        RPCBIND_PID=$BG_PID
+        wait_for 5 rpcinfo -p 127.0.0.1
+    fi
+    sed -e "s#@EXPORT_PATH@#$WORK/ganesha-export#" -e "s#@NFS_PORT@#$((PORT_BASE + 1))#" \
+        -e "s#@MNT_PORT@#$((PORT_BASE + 2))#" "$HERE/conf/ganesha.conf" >"$conf"
+    start_bg "$LOGS/ganesha.out" ganesha.nfsd -F -f "$conf" -L "$LOGS/ganesha.log" \
+        -p "$WORK/ganesha.pid" -N NIV_EVENT
+    GANESHA_PID=$BG_PID
+    GANESHA_URL="nfs://127.0.0.1/export?nfsport=$((PORT_BASE + 1))&mountport=$((PORT_BASE + 2))"
+    wait_for 30 timeout 5 nfs-ls "$GANESHA_URL" || { log "WARN: ganesha does not serve"; return 1; }
+}
+
+# ---- Slice: cluster, slicefs, slice-proxy -------------------------------------------------
+
+SLICE_UP=0
+slice_up() { return 1; }
+slice_down() { return 0; }
+
+# ---- measurements -------------------------------------------------------------------------
+
+drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+
+# fio_run GROUP NAME FIO-ARGS...: one fio job, JSON output -> FIO_JSON
+fio_run() {
+    local group=$1 name=$2 logf
+    shift 2
+    logf=$LOGS/$group-$name-r$REP.json
+    FIO_JSON=""
+    if ! timeout $((RAND_SECS + 600)) fio --output-format=json --name="$name" "$@" >"$logf" 2>"$logf.err"; then
+        log "WARN: fio $group $name failed (see $logf.err)"
+        emit check "failed.$group.$name" runs 1
+        return 1
+    fi
+    FIO_JSON=$logf
+}
+fj() { jq -r "$1" "$FIO_JSON" 2>/dev/null; }
+
+# fuse_suite GROUP DIR: the fio jobs and fs-meta on one mount
+fuse_suite() {
+    local g=$1 d=$2 f=$2/fbench.dat line
+    rm -f "$f"
+    drop_caches
+    fio_run "$g" seqwrite --filename="$f" --rw=write --bs=1M --size="${SIZE_MIB}m" --ioengine=psync \
+        --direct=0 --end_fsync=1 &&
+        emit "$g" seqwrite MiB/s "$(fj '.jobs[0].write.bw_bytes / 1048576 | . * 10 | round / 10')"
+    drop_caches
+    fio_run "$g" seqread --filename="$f" --rw=read --bs=1M --size="${SIZE_MIB}m" --ioengine=psync --direct=0 &&
+        emit "$g" seqread MiB/s "$(fj '.jobs[0].read.bw_bytes / 1048576 | . * 10 | round / 10')"
+    fio_run "$g" rand-qd1 --filename="$f" --rw=randread --bs=4k --size="${SIZE_MIB}m" --ioengine=psync \
+        --direct=1 --norandommap --randrepeat=0 --time_based --runtime="$RAND_SECS" &&
+        { emit "$g" rand4k.qd1 IOPS "$(fj '.jobs[0].read.iops | round')"
+          emit "$g" rand4k.qd1.lat us "$(fj '.jobs[0].read.lat_ns.mean / 1000 | . * 10 | round / 10')"; }
+    fio_run "$g" rand-qd16 --filename="$f" --rw=randread --bs=4k --size="${SIZE_MIB}m" --ioengine=psync \
+        --direct=1 --norandommap --randrepeat=0 --time_based --runtime="$RAND_SECS" \
+        --numjobs=16 --group_reporting &&
+        emit "$g" rand4k.qd16 IOPS "$(fj '.jobs[0].read.iops | round')"
+    rm -f "$f"
+    meta_posix "$g" "$d"
+}
+
+meta_posix() {
+    local g=$1 d=$2 logf=$LOGS/$1-meta-r$REP.json line p
+    timeout 900 "$FSMETA" "$d" --files "$FILES" --size 4096 >"$logf" 2>"$logf.err"
+    line=$(tail -1 "$logf")
+    grep -q '"ok":true' <<<"$line" || { log "WARN: fs-meta on $g failed: $line"; emit check "failed.$g.meta" runs 1; return; }
+    for p in create stat remove; do emit "$g" "meta.$p" ops/s "$(jget "${p}_ops" <<<"$line")"; done
+}
+
+# nfs_suite GROUP URL: nfs-io and fmd-meta against one NFSv3 server
+nfs_suite() {
+    local g=$1 url=$2 logf line mode qd p
+    for mode in write read rand1 rand16; do
+        logf=$LOGS/$g-$mode-r$REP.json
+        case $mode in
+            write | read) timeout 600 "$NFSIO" "$url" /fbench.dat "$mode" --mib "$SIZE_MIB" --bs 1048576 --qd 1 ;;
+            rand*) qd=${mode#rand}
+                timeout $((RAND_SECS + 60)) "$NFSIO" "$url" /fbench.dat randread --mib "$SIZE_MIB" --bs 4096 \
+                    --qd "$qd" --secs "$RAND_SECS" ;;
+        esac >"$logf" 2>"$logf.err"
+        line=$(tail -1 "$logf")
+        if ! grep -q '"ok":true' <<<"$line"; then
+            log "WARN: nfs-io $g $mode failed: $line"
+            emit check "failed.$g.$mode" runs 1
+            continue
+        fi
+        case $mode in
+            write) emit "$g" seqwrite MiB/s "$(jget mib_s <<<"$line")" ;;
+            read) emit "$g" seqread MiB/s "$(jget mib_s <<<"$line")" ;;
+            rand1) emit "$g" rand4k.qd1 IOPS "$(jget iops <<<"$line")"
+                emit "$g" rand4k.qd1.lat us "$(jget lat_us <<<"$line")" ;;
+            rand16) emit "$g" rand4k.qd16 IOPS "$(jget iops <<<"$line")" ;;
+        esac
+    done
+    timeout 60 "$NFSIO" "$url" /fbench.dat rm >/dev/null 2>&1
+    logf=$LOGS/$g-meta-r$REP.json
+    timeout 900 "$FMDMETA" "$url" --files "$FILES" --size 4096 --mixed 0 --clients 1 >"$logf" 2>"$logf.err"
+    line=$(tail -1 "$logf")
+    grep -q '"ok":true' <<<"$line" || { log "WARN: fmd-meta on $g failed: $line"; emit check "failed.$g.meta" runs 1; return; }
+    for p in create stat remove; do emit "$g" "meta.$p" ops/s "$(jget "${p}_ops" <<<"$line")"; done
+}
+
+is_up() { [[ " ${UP[*]} " == *" $1 "* ]]; }
+run_slicefs() { is_up slicefs && fuse_suite slicefs "$SLICEFS_MNT"; }
+run_gluster() { is_up gluster && fuse_suite gluster "$GL_MNT"; }
+run_pt() { is_up pt && fuse_suite pt "$PT_MNT"; }
+run_proxy() { is_up proxy && nfs_suite proxy "$PROXY_URL"; }
+run_ganesha() { is_up ganesha && nfs_suite ganesha "$GANESHA_URL"; }
+
+# ---- report ---------------------------------------------------------------------------------
+
+orna() { [[ -n ${1:-} ]] && awk -v v="$1" 'BEGIN { printf (v >= 100 ? "%.0f\n" : "%.1f\n"), v }' || echo "n/a"; }
+ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a != "" && b != "" && b > 0) printf "%.2f", a / b }'; }
+met() { # RATIO TARGET
+    [[ -z ${1:-} ]] && { echo "n/a"; return; }
+    awk -v v="$1" -v t="$2" 'BEGIN { print (v >= t) ? "yes" : "**no**" }'
+}
+# goal_row WHAT METRIC PEER FACTOR
+goal_row() {
+    local o p r
+    o=$(med slicefs "$2")
+    p=$(med "$3" "$2")
+    r=$(ratio "$o" "$p")
+    echo "| $1 | $(orna "$o") | $(orna "$p") ($3) | ≥ $4× | $([[ -n $r ]] && echo "$r×" || echo n/a) | $(met "$r" "$4") |"
+}
+
+label() {
+    case $1 in
+        slicefs) echo "slicefs (FUSE) → Slice: 4 blockd + 2 fmd, shm" ;;
+        gluster) echo "GlusterFS $(pkg_version glusterfs-server | cut -d- -f1), 4-brick distribute, FUSE" ;;
+        pt) echo "libfuse passthrough_ll → tmpfs" ;;
+        proxy) echo "slice-proxy (NFSv3) → Slice, libnfs client" ;;
+        ganesha) echo "nfs-ganesha $(pkg_version nfs-ganesha | cut -d- -f1) VFS → tmpfs, libnfs client" ;;
+    esac
+}
+
+write_md() {
+    local t_run=$1 nfail g row m
+    nfail=$(awk -F'\t' 'NR > 1 && $2 == "check" { n++ } END { print n + 0 }' "$TSV")
+    {
+        echo "# Fronts benchmark: slicefs and slice-proxy beside GlusterFS, FUSE passthrough, nfs-ganesha"
+        echo
+        md_meta "$t_run" "$LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)" fio glusterfs-server nfs-ganesha fuse3 libnfs13
+        echo "- **pinning: none** (each system is several daemons sharing both CPUs with the workload tool, see below)"
+        echo "- systems up: ${UP[*]:-none}; checks: $nfail failed run(s) (must be 0)"
+        echo "- sizes: $SIZE_MIB MiB file, $FILES files of 4 KiB, $RAND_SECS s per random-read run"
+        echo
+        echo "## Goals"
+        echo
+        echo "| goal | measured (slicefs) | peer (same run) | target | ratio | met? |"
+        echo "|---|---:|---:|---|---:|---|"
+        goal_row "sequential write MiB/s vs GlusterFS" seqwrite gluster 2
+        goal_row "sequential read MiB/s vs GlusterFS" seqread gluster 2
+        goal_row "sequential write MiB/s vs passthrough" seqwrite pt 0.7
+        goal_row "sequential read MiB/s vs passthrough" seqread pt 0.7
+        for m in create stat remove; do goal_row "metadata: $m/s vs GlusterFS" "meta.$m" gluster 2; done
+        echo
+        echo "## All systems (median of $REPS rep(s))"
+        echo
+        echo "| system | seq write MiB/s | seq read MiB/s | 4K rand read IOPS QD1 | QD1 mean µs | 4K rand IOPS QD16 | create/s | stat/s | remove/s |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+        for g in slicefs gluster pt proxy ganesha; do
+            row="| $(label $g)"
+            for m in seqwrite seqread rand4k.qd1 rand4k.qd1.lat rand4k.qd16 meta.create meta.stat meta.remove; do
+                row+=" | $(orna "$(med $g $m)")"
+            done
+            echo "$row |"
+        done
+        echo
+        echo "## Method"
+        echo
+        echo "FUSE rows (slicefs, GlusterFS, passthrough): fio $(pkg_version fio) on the mount."
+        echo "Sequential write: one new $SIZE_MIB MiB file, 1 MiB \`psync\` writes, buffered,"
+        echo "\`end_fsync=1\` (the rate includes the final fsync).  Sequential read: the same file,"
+        echo "1 MiB \`psync\` reads, buffered, right after \`sync; echo 3 > /proc/sys/vm/drop_caches\`"
+        echo "(the client's page cache starts empty; the tmpfs backing stores keep their data)."
+        echo "Random reads: 4 KiB, \`direct=1\` (every read goes to the FUSE daemon), $RAND_SECS s;"
+        echo "QD1 is one \`psync\` thread; **QD16 is \`numjobs=16\` \`psync\` threads** (16 reads in flight"
+        echo "from 16 threads: FUSE gives libaio no real asynchronous direct I/O, so an"
+        echo "\`iodepth=16\` libaio job would not keep 16 requests in flight)."
+        echo "Metadata: \`bench/fs-meta\`, one thread: create (open O_EXCL + write 4 KiB + close),"
+        echo "stat, unlink of $FILES files in one new directory (the syscalls of the peers' metabench.c)."
+        echo
+        echo "NFS rows (slice-proxy, ganesha): the same libnfs 4.0 client programs for both:"
+        echo "\`bench/nfs-io\` (sequential write of $SIZE_MIB MiB in 1 MiB calls, one in flight, then"
+        echo "COMMIT; sequential read of it; 4 KiB random reads with 1 and 16 calls in flight) and"
+        echo "\`bench/fmd-meta --mixed 0\` (create + 4 KiB write, stat, remove through libnfs's path API)."
+        echo "These are not comparable with the FUSE rows (no kernel page cache, no FUSE hop)."
+        echo
+        echo "Backing stores: all on one tmpfs (GlusterFS bricks, Slice's block servers and file"
+        echo "managers, the passthrough source, ganesha's export), so the fronts and their"
+        echo "servers are compared, not a disk.  GlusterFS: glusterd and 4 bricks in a network"
+        echo "namespace on a veth pair (it refuses 127.x), the FUSE client in the root namespace."
+        echo "Nothing is pinned: a system is several processes (GlusterFS: glusterd, 4 brick"
+        echo "daemons, the FUSE client; Slice: 4 slice-blockd, 2 slice-fmd, slicefs or slice-proxy;"
+        echo "passthrough_ll and ganesha: one multi-threaded daemon) sharing the 2 CPUs with the"
+        echo "workload tool; the systems run one after the other, each rep in the same order."
+        echo
+        md_every_figure
+    } >"$MD"
+}
+
+write_png() {
+    local dat=$LOGS/plot.dat g
+    have gnuplot || { log "WARN: gnuplot missing, no plot"; return 0; }
+    : >"$dat"
+    for g in slicefs gluster pt proxy ganesha; do
+        printf '"%s"' "$g" >>"$dat"
+        for m in seqwrite seqread meta.create meta.stat meta.remove; do
+            printf '\t%s' "$(orna "$(med $g $m)" | sed 's#n/a#?#')" >>"$dat"
+        done
+        echo >>"$dat"
+    done
+    gnuplot >"$LOGS/gnuplot.log" 2>&1 <<EOF || log "WARN: gnuplot failed (see $LOGS/gnuplot.log)"
+set terminal png size 1400,600 font ",10" noenhanced
+set output "$PNG"
+set multiplot layout 1,2 title "Fronts: slicefs / slice-proxy vs GlusterFS, FUSE passthrough, nfs-ganesha (median of $REPS rep(s), higher is better)"
+$GP_HISTOGRAMS
+set datafile missing "?"
+set grid ytics
+set key top right
+set title "sequential, 1 MiB calls (MiB/s)"
+plot "$dat" using 2:xtic(1) title "write (+fsync)" lc rgb "#2b7bba", \
+     "" using 3 title "read (cold client cache)" lc rgb "#7fbf7b"
+set title "metadata, 4 KiB files (ops/s, log scale)"
+set logscale y
+plot "$dat" using 4:xtic(1) title "create+write" lc rgb "#2b7bba", \
+     "" using 5 title "stat" lc rgb "#7fbf7b", \
+     "" using 6 title "remove" lc rgb "#d95f02"
+unset multiplot
+EOF
+}
+
+# ---- main -------------------------------------------------------------------------------------
+
+install_peers fio glusterfs-server glusterfs-client nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils \
+    libfuse3-dev gnuplot-nox jq
+build_ours build/bench/fs-meta build/bench/nfs-io build/bench/fmd-meta
+work_up
+for s in slice pt gluster ganesha; do
+    log "== up $s"
+    case $s in
+        slice) slice_up ;;   # adds slicefs and proxy to UP
+        *) "${s}_up" && UP+=("$s") || log "WARN: $s did not come up: no $s rows" ;;
+    esac
+done
+bench_run run_slicefs run_gluster run_pt run_proxy run_ganesha
