@@ -13,7 +13,7 @@
  *   secret_file = secret       ; relative paths: relative to this file's folder
  *   stripe_unit = 262144
  *   mkdir_switch = 0           ; permille; 0: name hashing (fixed at creation)
- *   client_nodes = 100-199     ; Trapeze node ids for clients (mounts, proxies, tools)
+ *   client_nodes = 32-63       ; Trapeze node ids for clients (mounts, proxies, tools)
  *   root_squash = no           ; the managers' --root-squash / --no-root-squash
  *   allow = 127.0.0.0/8        ; NFS client addresses the managers and proxies allow
  *                              ;  (comma-separated CIDRs; default loopback only)
@@ -52,6 +52,10 @@ extern "C" {
 
 #define SLICE_CLUSTER_MAX_NODES 128u
 #define SLICE_CLUSTER_STR       256u
+/* Every node id (servers and the client range) is below this: the shm
+ * fabric's default size (trapeze.h fabric_nodes), so that whichever
+ * node creates the fabric makes room for all. */
+#define SLICE_CLUSTER_NODE_IDS  64u
 
 enum slice_role {
 	SLICE_ROLE_BLOCKD = 1,
@@ -62,7 +66,7 @@ enum slice_role {
 struct slice_cluster_node {
 	enum slice_role role;
 	uint32_t index;                      /* blockd: stripe position; fmd: manager index; proxy: its number */
-	uint32_t node;                       /* Trapeze node id (< TPZ_MAX_NODES) */
+	uint32_t node;                       /* Trapeze node id (< SLICE_CLUSTER_NODE_IDS) */
 	uint32_t cache_mb;                   /* blockd; 0: the daemon's default */
 	char host[64];                       /* the host that runs it ("local" by default) */
 	char tpz[SLICE_CLUSTER_STR];         /* Trapeze URL to reach it: "shm" or "tcp://ADDR:PORT" */
@@ -79,7 +83,7 @@ struct slice_cluster {
 	char     secret_file[SLICE_CLUSTER_STR];   /* absolute once loaded; "" none (shm only) */
 	uint32_t stripe_unit;                /* default 262144 */
 	uint32_t mkdir_switch;               /* permille */
-	uint32_t client_lo, client_hi;       /* client node ids, inclusive; default 100-199 */
+	uint32_t client_lo, client_hi;       /* client node ids, inclusive; default 32-63 */
 	uint32_t managers;                   /* count of [fmd N] sections */
 	int      root_squash;                /* 0 / 1; default 0 */
 	char     allow[SLICE_CLUSTER_STR];   /* comma-separated CIDRs; "" loopback only */

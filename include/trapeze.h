@@ -57,7 +57,8 @@ struct tpz_config {
 	uint32_t    ring_slots;    /* slots per ring, power of two; default 256 */
 	uint32_t    spin_us;       /* tpz_wait spins this long before sleeping; default 50 */
 	const char *fabric;        /* shm fabric name (one host); NULL = no shm link */
-	uint32_t    fabric_nodes;  /* node slots when creating the fabric; default 16 */
+	uint32_t    fabric_nodes;  /* node slots when creating the fabric (at least node + 1); default 64.
+	                              * A node joining an existing fabric must fit its slots. */
 	const char *secret;        /* cluster secret for tcp; NULL = refuse tcp */
 	tpz_log_fn  log;           /* where reasons go; NULL = silent */
 	void       *log_arg;

@@ -44,7 +44,7 @@ void tpz_config_default(struct tpz_config *cfg)
 	cfg->pool_frames = 512;
 	cfg->ring_slots = 256;
 	cfg->spin_us = 50;
-	cfg->fabric_nodes = 16;
+	cfg->fabric_nodes = 64;
 }
 
 static bool pow2(uint32_t v) { return v && !(v & (v - 1)); }
@@ -65,7 +65,7 @@ static int check_config(const struct tpz_config *c)
 		return -EINVAL;
 	if (c->fabric && (strlen(c->fabric) == 0 || strlen(c->fabric) > 40 || strchr(c->fabric, '/')))
 		return -EINVAL;
-	if (c->fabric && (c->fabric_nodes < 2 || c->fabric_nodes > TPZ_MAX_NODES || c->node >= c->fabric_nodes))
+	if (c->fabric && (c->fabric_nodes < 2 || c->fabric_nodes > TPZ_MAX_NODES || c->node >= TPZ_MAX_NODES))
 		return -EINVAL;
 	if (c->secret && strlen(c->secret) >= 128)
 		return -EINVAL;

@@ -47,7 +47,9 @@ static int fab_create(struct tpz_endpoint *ep, struct tpz_shm *s, int fd)
 {
 	struct fab_hdr h = { 0 };
 
-	fab_layout(&h, ep->cfg.fabric_nodes, ep->cfg.ring_slots, ep->cfg.frame_size, ep->cfg.pool_frames);
+	/* Room for the creator at least, whatever it asked for. */
+	uint32_t nodes = ep->cfg.fabric_nodes > ep->cfg.node ? ep->cfg.fabric_nodes : ep->cfg.node + 1;
+	fab_layout(&h, nodes, ep->cfg.ring_slots, ep->cfg.frame_size, ep->cfg.pool_frames);
 	if (ftruncate(fd, (off_t)h.total) < 0)
 		return -errno;
 	void *mem = mmap(NULL, h.total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -58,9 +60,10 @@ static int fab_create(struct tpz_endpoint *ep, struct tpz_shm *s, int fd)
 	*s->hdr = h;
 	s->hdr->magic = FAB_MAGIC;
 	s->hdr->version = FAB_VERSION;
-	for (uint32_t i = 0; i < h.nodes; i++)
-		for (uint32_t j = 0; j < h.nodes; j++)
-			tpz_ring_init(fab_ring(s, i, j), h.ring_slots);
+	/* The rings are not formatted here: a pair's two rings are reset when
+	 * the pair connects (link_shm.c, reset_rings), so tmpfs gives pages
+	 * only to pairs that talk - a 64-node fabric costs what its
+	 * connections use, not 64 x 64 rings. */
 	tpz_pool_format((uint8_t *)mem + h.pool_off, h.frame_size, h.nframes);
 	/* release: joiners that see ready see the formatted segment. */
 	atomic_store_explicit(&s->hdr->ready, 1, memory_order_release);
