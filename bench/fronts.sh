@@ -53,6 +53,8 @@
 # too: forcing all daemons of a system onto one CPU would measure the
 # scheduler, not the system.
 #
+# FRONTS_ONLY="slice pt gluster ganesha" (the default) brings up only those
+# systems ("slice": slicefs and slice-proxy), for development.
 # Writes DIR/fronts.{tsv,md,png} and the tools' output under DIR/fronts-logs/.
 # Needs root (mounts, namespaces, drop_caches); installs fio,
 # glusterfs-server, nfs-ganesha(-vfs), rpcbind, libnfs-utils, gnuplot-nox
@@ -222,9 +224,87 @@ ganesha_up() {
 
 # ---- Slice: cluster, slicefs, slice-proxy -------------------------------------------------
 
-SLICE_UP=0
-slice_up() { return 1; }
-slice_down() { return 0; }
+# The cluster: 4 slice-blockd (nodes 10-13) and 2 slice-fmd (nodes 2-3,
+# NFS+MOUNT on PORT_BASE+10, +11) on the shm fabric FABRIC, data on the
+# tmpfs, described by SL/cluster.conf (slice_cluster.h) for slicefs and
+# slice-proxy.  Started here (the daemons' own options, as
+# tests/cluster_testlib.h does) so that every PID is ours.
+SL=$WORK/slice
+SL_PIDS=()
+SLICEFS_MNT=$WORK/mnt-slicefs
+BLOCKD_CACHE_MB=320            # each holds a quarter of the 1 GiB file
+slice_ready() { # LOGFILE: its "ready" line within 15 s
+    wait_for 15 grep -q '^ready' "$1" || { log "WARN: no ready line in $1"; tail -5 "$1" >&2; return 1; }
+}
+slice_cluster_up() {
+    local i j args
+    [[ -x $BIN/slice-blockd && -x $BIN/slice-fmd ]] || { log "WARN: slice-blockd/slice-fmd not built"; return 1; }
+    mkdir -p "$SL"
+    printf 'fronts-bench-secret-%s\n' "$$" >"$SL/secret"
+    chmod 600 "$SL/secret"
+    {
+        printf '[cluster]\nname = %s\nvolume = vol\nexport = /slice\nsecret_file = secret\n' "$FABRIC"
+        printf 'stripe_unit = 262144\nroot_squash = no\n\n'
+        for i in 0 1 2 3; do
+            printf '[blockd %d]\nhost = local\nnode = %d\ntpz = shm\ndata = blockd-%d\ncache_mb = %d\n\n' \
+                "$i" $((10 + i)) "$i" "$BLOCKD_CACHE_MB"
+        done
+        for i in 0 1; do
+            printf '[fmd %d]\nhost = local\nnode = %d\ntpz = shm\nnfs = 127.0.0.1:%d\ndata = fmd-%d\n\n' \
+                "$i" $((2 + i)) $((PORT_BASE + 10 + i)) "$i"
+        done
+    } >"$SL/cluster.conf"
+    for i in 0 1 2 3; do
+        # the first creates the fabric: a pool that holds every cache (4 x
+        # 320 MiB) and the clients' buffers, touched only as used
+        start_bg "$LOGS/blockd-$i.out" "$BIN/slice-blockd" --node $((10 + i)) --data "$SL/blockd-$i" \
+            --cache-mb "$BLOCKD_CACHE_MB" --fabric "$FABRIC" --listen shm --secret-file "$SL/secret" \
+            --pool-frames 32768
+        SL_PIDS+=("$BG_PID")
+        slice_ready "$LOGS/blockd-$i.out" || return 1
+    done
+    for i in 0 1; do
+        args=()
+        for j in 0 1; do ((j != i)) && args+=(--peer-fmd "$j=$((2 + j))=shm"); done
+        for j in 0 1 2 3; do args+=(--blockd "$((10 + j))=shm"); done
+        start_bg "$LOGS/fmd-$i.out" "$BIN/slice-fmd" --data "$SL/fmd-$i" --export /slice --volume vol \
+            --no-rpcbind --nfs-port $((PORT_BASE + 10 + i)) --mount-port $((PORT_BASE + 10 + i)) \
+            --managers 2 --index "$i" --node $((2 + i)) --fabric "$FABRIC" --secret-file "$SL/secret" \
+            --stripe-unit 262144 --no-root-squash --root-mode 0777 "${args[@]}"
+        SL_PIDS+=("$BG_PID")
+        slice_ready "$LOGS/fmd-$i.out" || return 1
+    done
+}
+slicefs_up() {
+    [[ -x $BIN/slicefs ]] || { log "WARN: slicefs not built"; return 1; }
+    mkdir -p "$SLICEFS_MNT"
+    start_bg "$LOGS/slicefs.log" "$BIN/slicefs" "$SLICEFS_MNT" --cluster "$SL/cluster.conf" -f
+    SL_PIDS+=("$BG_PID")
+    MOUNTS+=("$SLICEFS_MNT")
+    wait_for 15 mountpoint -q "$SLICEFS_MNT" || { log "WARN: slicefs did not mount (see $LOGS/slicefs.log)"; return 1; }
+}
+proxy_up() {
+    local line
+    [[ -x $BIN/slice-proxy ]] || { log "WARN: slice-proxy not built"; return 1; }
+    start_bg "$LOGS/proxy.out" "$BIN/slice-proxy" --cluster "$SL/cluster.conf"
+    SL_PIDS+=("$BG_PID")
+    slice_ready "$LOGS/proxy.out" || return 1
+    line=$(grep -m1 '^ready' "$LOGS/proxy.out")
+    PROXY_URL=$(grep -o 'url=[^ ]*' <<<"$line" | cut -d= -f2-)
+    [[ -n $PROXY_URL ]] || { log "WARN: no url= in slice-proxy's ready line: $line"; return 1; }
+}
+slice_up() {
+    slice_cluster_up || { log "WARN: the Slice cluster did not come up: no Slice rows"; return 1; }
+    slicefs_up && UP+=(slicefs) || log "WARN: no slicefs rows"
+    proxy_up && UP+=(proxy) || log "WARN: no slice-proxy rows"
+}
+slice_down() {
+    local p
+    mountpoint -q "$SLICEFS_MNT" && { umount "$SLICEFS_MNT" 2>/dev/null || umount -l "$SLICEFS_MNT"; }
+    # clients first, then managers, then block servers (reverse start order)
+    for ((p = ${#SL_PIDS[@]} - 1; p >= 0; p--)); do stop_bg "${SL_PIDS[p]}"; done
+    SL_PIDS=()
+}
 
 # ---- measurements -------------------------------------------------------------------------
 
@@ -409,12 +489,19 @@ write_md() {
     } >"$MD"
 }
 
+plabel() {
+    case $1 in
+        slicefs) echo "slicefs (FUSE)" ;; gluster) echo "GlusterFS (FUSE)" ;; pt) echo "passthrough_ll (FUSE)" ;;
+        proxy) echo "slice-proxy (NFS, libnfs)" ;; ganesha) echo "nfs-ganesha (NFS, libnfs)" ;;
+    esac
+}
 write_png() {
     local dat=$LOGS/plot.dat g
     have gnuplot || { log "WARN: gnuplot missing, no plot"; return 0; }
+    ((${#UP[@]})) || { log "WARN: no system came up, no plot"; return 0; }
     : >"$dat"
     for g in slicefs gluster pt proxy ganesha; do
-        printf '"%s"' "$g" >>"$dat"
+        printf '"%s"' "$(plabel "$g")" >>"$dat"
         for m in seqwrite seqread meta.create meta.stat meta.remove; do
             printf '\t%s' "$(orna "$(med $g $m)" | sed 's#n/a#?#')" >>"$dat"
         done
@@ -429,10 +516,12 @@ set datafile missing "?"
 set grid ytics
 set key top right
 set title "sequential, 1 MiB calls (MiB/s)"
+set yrange [0:*]
 plot "$dat" using 2:xtic(1) title "write (+fsync)" lc rgb "#2b7bba", \
      "" using 3 title "read (cold client cache)" lc rgb "#7fbf7b"
 set title "metadata, 4 KiB files (ops/s, log scale)"
 set logscale y
+set yrange [*:*]
 plot "$dat" using 4:xtic(1) title "create+write" lc rgb "#2b7bba", \
      "" using 5 title "stat" lc rgb "#7fbf7b", \
      "" using 6 title "remove" lc rgb "#d95f02"
@@ -446,7 +535,7 @@ install_peers fio glusterfs-server glusterfs-client nfs-ganesha nfs-ganesha-vfs 
     libfuse3-dev gnuplot-nox jq
 build_ours build/bench/fs-meta build/bench/nfs-io build/bench/fmd-meta
 work_up
-for s in slice pt gluster ganesha; do
+for s in ${FRONTS_ONLY:-slice pt gluster ganesha}; do
     log "== up $s"
     case $s in
         slice) slice_up ;;   # adds slicefs and proxy to UP
