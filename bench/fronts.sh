@@ -286,7 +286,7 @@ slicefs_up() {
 proxy_up() {
     local line
     [[ -x $BIN/slice-proxy ]] || { log "WARN: slice-proxy not built"; return 1; }
-    start_bg "$LOGS/proxy.out" "$BIN/slice-proxy" --cluster "$SL/cluster.conf"
+    start_bg "$LOGS/proxy.out" "$BIN/slice-proxy" --cluster "$SL/cluster.conf" --listen 127.0.0.1:0
     SL_PIDS+=("$BG_PID")
     slice_ready "$LOGS/proxy.out" || return 1
     line=$(grep -m1 '^ready' "$LOGS/proxy.out")
