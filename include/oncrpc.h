@@ -269,6 +269,10 @@ struct orpc_call {
 	const struct sockaddr_storage *peer;       /* the client's address */
 	uint64_t                       conn_id;    /* which connection (for logs) */
 	void                          *user;       /* free for the program */
+	/* The credential as the client encoded it (opaque_auth: flavor,
+	 * length, body), for a proxy that passes it on unchanged. */
+	const uint8_t                 *cred_raw;
+	uint32_t                       cred_raw_len;
 };
 
 typedef void (*orpc_dispatch_fn)(struct orpc_call *call, void *arg);

@@ -44,8 +44,8 @@
 #define CT_TEST_NODE    1u
 #define CT_FMD_NODE0    2u
 #define CT_BLOCKD_NODE0 10u
-#define CT_CLIENT_LO    100u
-#define CT_CLIENT_HI    199u
+#define CT_CLIENT_LO    32u
+#define CT_CLIENT_HI    63u
 
 enum ct_role { CT_BLOCKD = 1, CT_FMD = 2 };
 

@@ -402,6 +402,12 @@ void orpc_serve_record(struct orpc_conn *c, uint8_t *rec, uint32_t len)
 			cp->pub.cred = h.cred;
 			cp->pub.args = rec + h.args_off;
 			cp->pub.args_len = len - h.args_off;
+			/* the credential follows xid, type, rpcvers, prog, vers,
+			 * proc; orpc_parse_call checked its length */
+			uint32_t clen = (uint32_t)rec[28] << 24 | (uint32_t)rec[29] << 16 |
+					(uint32_t)rec[30] << 8 | rec[31];
+			cp->pub.cred_raw = rec + 24;
+			cp->pub.cred_raw_len = 8 + ((clen + 3) & ~3u);
 			cp->pub.peer = &c->peer;
 			cp->pub.conn_id = c->id;
 			cp->conn = c;

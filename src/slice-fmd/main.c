@@ -592,7 +592,12 @@ int main(int argc, char **argv)
 		fh_init(key, f->volid);
 		sodium_memzero(key, sizeof(key));
 	}
-	f->fsid = (uint64_t)f->volid << 32 | c->index;
+	/* one fsid for the whole volume, on every manager: a client that sees
+	 * files of several managers (through the proxy, or forwarded) must see
+	 * one file system - a Linux client takes a new fsid for a mount point
+	 * and refuses renames and links across it (file ids are unique in the
+	 * volume: their top byte is the manager) */
+	f->fsid = (uint64_t)f->volid << 32;
 	if (!c->check && (rc = store_prealloc(f->st)) < 0)
 		fmd_log(LOG_WARNING, "cannot preallocate the store: %s", strerror(-rc));
 	if (c->check) {
