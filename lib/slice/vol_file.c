@@ -64,6 +64,7 @@ int vol_file_open(struct slice_vol *v, const struct slice_cred *cr, const struct
 		rc = vol_getmap(v, f->info.manager, f->attr.fileid, &map, &gm);
 	if (rc == 0)
 		rc = slice_open(v->sc, &map, &f->sf);
+	f->obj = map.obj;
 	slice_map_clear(&map);
 	if (rc < 0) {
 		free(f);
@@ -203,7 +204,17 @@ static int after_truncate(struct slice_vfile *f, uint64_t size)
 	struct slm_getmap_res gm;
 	int rc = vol_getmap(f->v, f->info.manager, f->attr.fileid, &map, &gm);
 	if (rc == 0 && gm.version != f->map_version) {
-		rc = slice_set_map(f->sf, &map);
+		struct slice_file *nf;
+		if (map.obj == f->obj) {
+			rc = slice_set_map(f->sf, &map);
+		} else if ((rc = slice_open(f->v->sc, &map, &nf)) == 0) {
+			/* a new object (truncation to zero): the old one is the
+			 * manager's to remove; nothing of ours is left to commit
+			 * there (vol_truncate synced before the cut) */
+			slice_close(f->sf);
+			f->sf = nf;
+			f->obj = map.obj;
+		}
 		if (rc == 0)
 			f->map_version = gm.version;
 	}
@@ -220,13 +231,14 @@ int vol_truncate(struct slice_vol *v, const struct slice_cred *cr, const struct 
 	int rc = vol_fh_route(v, fh, &fi);
 	if (rc < 0)
 		return rc;
-	/* our writes land (and are reported) before the cut, not after it */
+	/* our writes land (committed and reported) before the cut, not after
+	 * it, and none is left for an object the cut may replace */
 	pthread_mutex_lock(&v->files_lock);
 	for (struct slice_vfile *f = v->files; f; f = f->next) {
 		if (f->info.fileid != fi.fileid)
 			continue;
 		pthread_mutex_lock(&f->lock);
-		int r = slice_flush(f->sf);
+		int r = slice_fsync(f->sf);
 		if (r == 0)
 			r = vol_file_report(f);
 		pthread_mutex_unlock(&f->lock);

@@ -83,7 +83,7 @@ struct slice_vfile {
 	struct slice_fh_info info;
 	struct slice_cred   cred;             /* the opener's: for SETATTR */
 	struct slice_file  *sf;
-	uint64_t            map_version;
+	uint64_t            obj, map_version;
 	uint64_t            size;             /* as this client knows it */
 	uint64_t            mgr_size;         /* as last reported to / heard from the manager */
 	bool                dirty;            /* writes not yet reported */
