@@ -11,8 +11,8 @@
  *   ct_stop(c);                   (also done at exit and by the watchdog)
  *
  * Layout: the test's own endpoint (node 1) makes the fabric with room for
- * every node id (client ids 100-199 included) and stays on it, so tests
- * can talk to the daemons directly (c->ep).  Managers are nodes 2.., block
+ * every node id of the cluster (client ids 32-63 included) and stays on
+ * it, so tests can talk to the daemons directly (c->ep).  Managers are nodes 2.., block
  * servers 10.., all on shm; each manager listens for NFS and MOUNT on one
  * loopback port, chosen at the first start and kept across restarts (the
  * cluster file names it).  Managers run --no-root-squash --root-mode 0777
@@ -312,7 +312,7 @@ static inline struct ct_cluster *ct_start_su(uint32_t nblockd, uint32_t nfmd, ui
 	/* the fabric, with a slot for every node id a client may take */
 	struct tpz_config cfg;
 	tl_config(&cfg, CT_TEST_NODE, TL_SHM);
-	cfg.fabric_nodes = TPZ_MAX_NODES;
+	cfg.fabric_nodes = SLICE_CLUSTER_NODE_IDS;
 	cfg.pool_frames = 4096;   /* 256 MiB of 64 KiB frames, touched only when used */
 	c->ep = tl_endpoint(&cfg);
 	CHECK_RC(tpz_listen(c->ep, "shm"), 0);

@@ -100,9 +100,11 @@ static inline struct fs_mount *fs_mount_opts(struct ct_cluster *c, const char *e
 	CHECK(mkdir(m->dir, 0755) == 0, "mkdir %s: %s", m->dir, strerror(errno));
 	CHECK(pipe2(out, O_CLOEXEC) == 0 && pipe2(g, O_CLOEXEC) == 0, "pipe");
 
+	/* FS_SLICEFS_ARGS: more options for every mount (e.g. --debug). */
 	char args[1200];
-	snprintf(args, sizeof(args), "exec %s '%s' --cluster '%s' -f -o allow_other %s 2>'%s'",
-		 ct_bin("slicefs"), m->dir, c->file, extra ? extra : "", m->log);
+	const char *env = getenv("FS_SLICEFS_ARGS");
+	snprintf(args, sizeof(args), "exec %s '%s' --cluster '%s' -f -o allow_other %s %s 2>'%s'",
+		 ct_bin("slicefs"), m->dir, c->file, extra ? extra : "", env ? env : "", m->log);
 	m->pid = fork();
 	CHECK(m->pid >= 0, "fork");
 	if (m->pid == 0) {
@@ -130,14 +132,15 @@ static inline struct fs_mount *fs_mount_opts(struct ct_cluster *c, const char *e
 	double t0 = tl_now_ms();
 	while (len < sizeof(line) - 1 && !memchr(line, '\n', len)) {
 		int left = 30000 - (int)(tl_now_ms() - t0);
-		CHECK(left > 0 && poll(&p, 1, left) == 1, "slicefs did not get ready (log %s)", m->log);
-		ssize_t n = read(out[0], line + len, sizeof(line) - 1 - len);
+		ssize_t n = -1;
+		if (left > 0 && poll(&p, 1, left) == 1)
+			n = read(out[0], line + len, sizeof(line) - 1 - len);
 		if (n <= 0) {
 			char cmd[300];
-			snprintf(cmd, sizeof(cmd), "cat '%s' >&2", m->log);
+			snprintf(cmd, sizeof(cmd), "tail -30 '%s' >&2", m->log);
 			if (system(cmd)) { /* shown best effort */ }
 		}
-		CHECK(n > 0, "slicefs exited before ready");
+		CHECK(n > 0, "slicefs did not get ready (%s)", n == 0 ? "it exited" : "timeout");
 		len += (size_t)n;
 	}
 	line[len] = 0;
@@ -206,6 +209,29 @@ static inline void fs_kill(struct fs_mount *m)
 	waitpid(m->guard, NULL, 0);
 	m->guard = 0;
 	rmdir(m->dir);
+}
+
+/* SIGTERM slicefs: it must unmount and exit by itself.  Returns its exit
+ * status. */
+static inline int fs_term(struct fs_mount *m)
+{
+	int ws = 0;
+	pid_t got = 0;
+
+	kill(m->pid, SIGTERM);
+	for (int i = 0; i < 300 && got == 0; i++) {
+		got = waitpid(m->pid, &ws, WNOHANG);
+		if (got == 0)
+			usleep(50000);
+	}
+	CHECK(got == m->pid, "slicefs did not exit on SIGTERM");
+	m->pid = 0;
+	CHECK(write(m->guard_fd, "q", 1) == 1, "guard");
+	close(m->guard_fd);
+	waitpid(m->guard, NULL, 0);
+	m->guard = 0;
+	rmdir(m->dir);
+	return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 }
 
 /* ---- small file helpers ------------------------------------------------- */

@@ -1,6 +1,7 @@
 /*
  * t-fs-dirs.c - slicefs: directories.  mkdir/rmdir and their errors
- * (EEXIST, ENOTEMPTY, ENOTDIR, EISDIR), a directory of 10 000 entries
+ * (EEXIST, ENOTEMPTY, ENOTDIR, EISDIR), a directory renamed over an empty
+ * one and not over a full one (ENOTEMPTY), a directory of 10 000 entries
  * listed exactly once each (readdir in pages, telldir/seekdir back into
  * the middle, stat of entries after the listing), and a listing that
  * goes on while entries are removed.
@@ -53,6 +54,16 @@ int main(int argc, char **argv)
 	      strerror(errno));
 	CHECK(mkdir(fs_path(m, "a/file/x"), 0755) < 0 && errno == ENOTDIR, "mkdir under a file: ENOTDIR (%s)",
 	      strerror(errno));
+	CHECK(mkdir(fs_path(m, "a/c"), 0755) == 0 && mkdir(fs_path(m, "a/c/d"), 0755) == 0, "mkdir a/c/d");
+	fs_write_file(fs_path(m, "a/b/x"), "x", 1);
+	CHECK(rename(fs_path(m, "a/c"), fs_path(m, "a/b")) < 0 && (errno == ENOTEMPTY || errno == EEXIST),
+	      "dir over a non-empty dir: ENOTEMPTY (%s)", strerror(errno));
+	CHECK(unlink(fs_path(m, "a/b/x")) == 0, "unlink a/b/x");
+	CHECK(rename(fs_path(m, "a/c"), fs_path(m, "a/b")) == 0, "dir over an empty dir: %s", strerror(errno));
+	CHECK(stat(fs_path(m, "a/b/d"), &st) == 0 && S_ISDIR(st.st_mode), "the moved tree");
+	CHECK(rename(fs_path(m, "a/b/d"), fs_path(m, "d")) == 0 && rename(fs_path(m, "d"), fs_path(m, "a/b/d")) == 0,
+	      "a directory out and back");
+	CHECK(rmdir(fs_path(m, "a/b/d")) == 0, "rmdir a/b/d: %s", strerror(errno));
 	CHECK(rmdir(fs_path(m, "a/b")) == 0, "rmdir a/b: %s", strerror(errno));
 	CHECK(unlink(fs_path(m, "a/file")) == 0, "unlink a/file");
 	CHECK(rmdir(fs_path(m, "a")) == 0, "rmdir a (now empty): %s", strerror(errno));

@@ -103,7 +103,7 @@ int main(int argc, char **argv)
 	CHECK(open(fs_path(m, "small"), O_WRONLY | O_CREAT | O_EXCL, 0644) < 0 && errno == EEXIST,
 	      "O_EXCL on an existing file: EEXIST (got %s)", strerror(errno));
 	fd = open(fs_path(m, "small"), O_WRONLY | O_TRUNC);
-	CHECK(fd >= 0, "open O_TRUNC");
+	CHECK(fd >= 0, "open O_TRUNC: %s", strerror(errno));
 	CHECK(close(fd) == 0, "close");
 	check_size(fs_path(m, "small"), 0);
 
@@ -117,16 +117,25 @@ int main(int argc, char **argv)
 	CHECK(pread(fd, rd, 20, 0) == 10 && memcmp(rd, "still here", 10) == 0, "the data is still readable");
 	pwrite_all(fd, "!", 1, 10);
 	CHECK(close(fd) == 0, "close doomed: %s", strerror(errno));
-	DIR *d = opendir(m->dir);
-	CHECK(d, "opendir");
-	struct dirent *de;
+	/* RELEASE comes after close(2) returns: the hidden name goes soon after */
 	int names = 0;
-	while ((de = readdir(d))) {
-		CHECK(strncmp(de->d_name, ".slicefs", 8) != 0, "left behind: %s", de->d_name);
-		names++;
+	bool hidden = true;
+	for (int tries = 0; tries < 100 && hidden; tries++) {
+		DIR *d = opendir(m->dir);
+		CHECK(d, "opendir");
+		struct dirent *de;
+		names = 0;
+		hidden = false;
+		while ((de = readdir(d))) {
+			hidden |= strncmp(de->d_name, ".slicefs", 8) == 0;
+			names++;
+		}
+		closedir(d);
+		if (hidden)
+			usleep(50000);
 	}
-	closedir(d);
-	CHECK(names == 2 + 5, "the root lists . .. and 5 files (%d)", names);
+	CHECK(!hidden, "the unlinked file's hidden name stays after its last close");
+	CHECK(names == 2 + 4, "the root lists . .. and 4 files (%d)", names);
 
 	/* everything committed: a new mount reads it back */
 	CHECK(fs_umount(m) == 0, "slicefs exits 0 after the unmount");

@@ -180,6 +180,22 @@ int main(int argc, char **argv)
 	CHECK_ERR(slice_vol_fopen(v, &me, &d, &vf), -EISDIR);
 	CHECK_ERR(slice_vol_getattr(v, &me, &f, &a), 0);   /* still fine */
 
+	/* a node id in use, a missing or garbage cluster file: errors, no volume */
+	struct slice_vol_config cfg;
+	struct slice_vol *v2 = NULL;
+	slice_vol_config_default(&cfg);
+	cfg.cluster_file = c->file;
+	cfg.node = slice_vol_node(v);
+	CHECK_ERR(slice_vol_open(&cfg, &v2), -EADDRINUSE);
+	cfg.node = 0;
+	char path[300];
+	snprintf(path, sizeof(path), "%s/none.conf", c->base);
+	cfg.cluster_file = path;
+	CHECK_ERR(slice_vol_open(&cfg, &v2), -ENOENT);
+	FILE *fp = fopen(path, "w");
+	CHECK(fp && fputs("[cluster]\nname = x\n\x01\xff garbage = = =\n[fmd 9]\n", fp) >= 0 && fclose(fp) == 0, "file");
+	CHECK(slice_vol_open(&cfg, &v2) < 0 && !v2, "a garbage cluster file is refused");
+
 	slice_vol_close(v);
 	ct_stop(c);
 	return tl_finish();

@@ -129,6 +129,8 @@ uint64_t slice_vol_fsize(struct slice_vfile *f)
 	return s;
 }
 
+static int after_truncate(struct slice_vfile *f, uint64_t size);
+
 /* Under f->lock. */
 int vol_file_report(struct slice_vfile *f)
 {
@@ -147,8 +149,12 @@ int vol_file_report(struct slice_vfile *f)
 	f->attr.size = f->size;
 	f->attr.mtime = (struct timespec){ (time_t)(res.mtime_ns / 1000000000u), (long)(res.mtime_ns % 1000000000u) };
 	f->attr.ctime = (struct timespec){ (time_t)(res.ctime_ns / 1000000000u), (long)(res.ctime_ns % 1000000000u) };
-	/* a manager that says which map version it holds: a new one (someone
-	 * truncated to zero) is fetched on the next open; ours is stale now */
+	/* a manager that says which map version it holds (0: it does not):
+	 * another one means someone truncated to zero and our object is being
+	 * removed - take the new map; the bytes we wrote to the old object
+	 * after that truncation are lost, as with NFS */
+	if (res.version && res.version != f->map_version)
+		return after_truncate(f, f->size);
 	return 0;
 }
 

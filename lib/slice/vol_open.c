@@ -70,7 +70,10 @@ static int join(struct slice_vol *v)
 		if (!v->cl->nodes[i].tpz[0] || strcmp(v->cl->nodes[i].tpz, "shm") == 0)
 			shm = true;
 	tc.fabric = shm ? v->cl->name : NULL;
-	tc.fabric_nodes = TPZ_MAX_NODES;   /* if we make the fabric: room for every client id */
+	/* if we make the fabric: room for every node id of the cluster */
+	tc.fabric_nodes = SLICE_CLUSTER_NODE_IDS;
+	if (v->cfg.node >= tc.fabric_nodes)
+		tc.fabric_nodes = v->cfg.node + 1 <= TPZ_MAX_NODES ? v->cfg.node + 1 : TPZ_MAX_NODES;
 	if (v->cl->secret_file[0]) {
 		int rc = read_secret(v->cl->secret_file, v->secret, sizeof(v->secret));
 		if (rc < 0)

@@ -4,9 +4,10 @@
  * itself, found by file id, the least recently used closed (fsync'd)
  * first when more are needed.  A file in use by a call is never closed.
  *
- * WRITE: the data goes behind (or is committed, for a stable write); a
- * write that makes the file longer is reported to the manager before it
- * returns, so a GETATTR anywhere right after sees the new size.
+ * WRITE: the data is acknowledged by the block servers (or committed, for
+ * a stable write) before it returns - a READ from anywhere right after
+ * sees it - and a write that makes the file longer is reported to the
+ * manager before it returns too, so a GETATTR anywhere sees the size.
  * The write verifier changes whenever data not yet committed may have
  * been lost: a write-behind or commit error, or a file whose data could
  * not be committed when it was closed to make room.
@@ -143,7 +144,10 @@ ssize_t slice_vol_pwrite(struct slice_vol *v, const struct slice_cred *cr, const
 		f->dirty = true;
 		f->mtime_ns = vol_now_ns();
 	}
-	if (n >= 0 && stable && (rc = slice_fsync(f->sf)) < 0)
+	/* acknowledged by the block servers (in their caches) before we
+	 * answer, as an NFS server has a WRITE in its page cache: a READ from
+	 * anywhere after the reply sees it; stable: committed too */
+	if (n >= 0 && (rc = stable ? slice_fsync(f->sf) : slice_flush(f->sf)) < 0)
 		n = rc;
 	/* a growth is the manager's to know before we answer */
 	if (n >= 0 && (f->size > f->mgr_size || stable) && (rc = vol_file_report(f)) < 0)

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -147,16 +146,25 @@ static void op_destroy(void *userdata)
 }
 
 /* The kernel reads ahead 128 KiB by default; the data path streams far
- * better with more in flight.  Best effort (needs root). */
+ * better with more in flight.  Best effort (needs root).  The device
+ * number comes from mountinfo: a stat of the mount point would wait for
+ * the session loop, which is not running yet. */
 static void raise_readahead(const char *mnt)
 {
-	struct stat st;
-	char path[128];
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	char line[4096], path[128], dev[32] = "", mp[PATH_MAX];
 
-	if (stat(mnt, &st) < 0)
+	if (!f)
 		return;
-	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", major(st.st_dev),
-		 minor(st.st_dev));
+	while (fgets(line, sizeof(line), f)) {
+		char d[32];
+		if (sscanf(line, "%*s %*s %31s %*s %4095s", d, mp) == 2 && strcmp(mp, mnt) == 0)
+			snprintf(dev, sizeof(dev), "%s", d);   /* the last one: ours */
+	}
+	fclose(f);
+	if (!dev[0])
+		return;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
 	int fd = open(path, O_WRONLY);
 	if (fd < 0)
 		return;
@@ -262,7 +270,13 @@ static int run(const struct opts *o)
 	sfs_ops_file(&ops);
 	sfs_ops_dir(&ops);
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	snprintf(fsname, sizeof(fsname), "-ofsname=slice:%s,subtype=slice",
+	/* default_permissions: the kernel checks mode bits too, with the
+	 * attributes it holds.  Without it a name the kernel has cached is
+	 * walked without asking anyone - another user would pass a 0700
+	 * directory for entry-timeout seconds.  The managers still check
+	 * every call (root squash, and what the kernel's attributes do not
+	 * know yet).  docs/slicefs.md, Permissions. */
+	snprintf(fsname, sizeof(fsname), "-ofsname=slice:%s,subtype=slice,default_permissions",
 		 slice_vol_cluster(s.vol)->volume);
 	if (fuse_opt_add_arg(&args, "slicefs") || fuse_opt_add_arg(&args, fsname) ||
 	    (o->fuse_opts && (fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, o->fuse_opts))) ||

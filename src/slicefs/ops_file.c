@@ -61,7 +61,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct sfs_inode *in = sfs_inode_get(s, ino);
 	struct slice_cred cr;
 	struct slice_attr a;
-	uint32_t want = want_of(fi->flags), granted = 0;
+	uint32_t want = want_of(fi->flags) | (fi->flags & O_TRUNC ? W_OK : 0), granted = 0;
 	int rc;
 
 	if (!in) {
@@ -82,7 +82,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	fi->keep_cache = revalidate(s, in, &a);
+	fi->keep_cache = revalidate(s, in, &a) && !(fi->flags & O_TRUNC);
 	if (!fi->keep_cache)
 		/* The attributes the kernel holds may predate the other
 		 * client's close: forget them (offset -1: not the pages, the
@@ -93,6 +93,14 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -rc);
 		return;
 	}
+	/* libfuse asks for atomic O_TRUNC: the kernel leaves it to us. */
+	if ((fi->flags & O_TRUNC) && (rc = slice_vol_ftruncate(in->vf, 0)) < 0) {
+		(void)sfs_open_unref(s, in);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if (fi->flags & O_TRUNC)
+		__atomic_store_n(&in->written, true, __ATOMIC_RELAXED);
 	fi->fh = (uintptr_t)in;
 	if (fuse_reply_open(req, fi) != 0)
 		(void)sfs_open_unref(s, in);

@@ -2,8 +2,8 @@
  * ops_name.c - the name space: lookup, attributes, create-like calls,
  * remove, rename, link, statfs, access.  One volume call each (a few for
  * the cases described where they happen); the managers check permissions
- * against the caller's credentials (see docs/slicefs.md: why not the
- * kernel's default_permissions).
+ * against the caller's credentials, after the kernel did with the
+ * attributes it holds (default_permissions, see main.c).
  */
 #include <errno.h>
 #include <limits.h>
@@ -375,7 +375,8 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &st);
 }
 
-/* access(2) and chdir: the kernel asks only these (no default_permissions). */
+/* access(2): with default_permissions the kernel answers it itself; kept
+ * for a mount whose -o options turn that off. */
 static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
 	BEGIN(req, ino, fh);
