@@ -31,10 +31,10 @@ rc=$?
 grep '^KNFS' "$TMP/knfs.out" >&2
 [ $rc -eq 0 ] || fail "the kernel client's checks failed through the proxy (rc $rc)"
 stop_pid "$PROXY_PID" || fail "slice-proxy did not shut down cleanly"
-for i in 0 1; do
-	eval "pid=\$FMD${i}_PID"
-	stop_pid "$pid" || fail "slice-fmd $i did not shut down cleanly"
-	"$B/bin/slice-fmd" --data "$TMP/fmd$i" --export /slice --volume vol --check >"$TMP/check$i.log" 2>&1 ||
-		fail "--check of manager $i after the kernel client: $(cat "$TMP/check$i.log")"
+for m in 0 1; do   # (stop_pid uses $i)
+	eval "pid=\$FMD${m}_PID"
+	stop_pid "$pid" || fail "slice-fmd $m did not shut down cleanly"
+	"$B/bin/slice-fmd" --data "$TMP/fmd$m" --export /slice --volume vol --managers 2 --index "$m" --check >"$TMP/check$m.log" 2>&1 ||
+		fail "--check of manager $m after the kernel client: $(cat "$TMP/check$m.log")"
 done
 exit 0

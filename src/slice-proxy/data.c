@@ -103,6 +103,11 @@ static void do_read(struct proxy *p, struct orpc_call *c, const READ3args *a,
 		nfs_reply_status(c, st);
 		return;
 	}
+	int rc = proxy_may(p, cr, &vfh, false);
+	if (rc < 0) {
+		nfs_reply_status(c, status_of(rc));
+		return;
+	}
 	uint32_t count = a->count > RW_MAX ? RW_MAX : a->count;
 	uint8_t *body = orpc_reply_buf(c, READ_HDR + count + 4);
 	if (!body) {
@@ -143,6 +148,11 @@ static void do_write(struct proxy *p, struct orpc_call *c, const WRITE3args *a,
 		st = NFS3ERR_INVAL;
 	if (st == NFS3_OK && a->offset + a->count < a->offset)
 		st = NFS3ERR_FBIG;
+	if (st == NFS3_OK) {
+		int rc = proxy_may(p, cr, &vfh, true);
+		if (rc < 0)
+			st = status_of(rc);
+	}
 	if (st == NFS3_OK) {
 		n = slice_vol_pwrite(p->vol, cr, &vfh, a->data.data_val, a->count, a->offset,
 				     a->stable != UNSTABLE, &attr);
@@ -198,6 +208,67 @@ static void do_commit(struct proxy *p, struct orpc_call *c, const COMMIT3args *a
 	orpc_reply_send(c, w.pos);
 }
 
+/*
+ * SETATTR that changes the size goes through the volume client: its open
+ * file of that handle (the stateless side's) must have its write-behind
+ * land before the cut and learn the new size and map after it - else
+ * data written before a truncation could reappear, and reads would stop
+ * at the old size.  Other SETATTRs, and guarded ones, are forwarded.
+ */
+static void do_setattr_size(struct proxy *p, struct orpc_call *c, const SETATTR3args *a,
+			    const struct slice_cred *cr)
+{
+	const sattr3 *in = &a->new_attributes;
+	struct slice_sattr s = { .valid = SLICE_SET_SIZE, .size = in->size.set_size3_u.size };
+	struct slice_vfh vfh;
+	struct slice_attr attr;
+	uint64_t fsid = 0;
+
+	if (in->mode.set_it) {
+		s.valid |= SLICE_SET_MODE;
+		s.mode = in->mode.set_mode3_u.mode;
+	}
+	if (in->uid.set_it) {
+		s.valid |= SLICE_SET_UID;
+		s.uid = in->uid.set_uid3_u.uid;
+	}
+	if (in->gid.set_it) {
+		s.valid |= SLICE_SET_GID;
+		s.gid = in->gid.set_gid3_u.gid;
+	}
+	if (in->atime.set_it == SET_TO_SERVER_TIME) {
+		s.valid |= SLICE_SET_ATIME_NOW;
+	} else if (in->atime.set_it == SET_TO_CLIENT_TIME) {
+		s.valid |= SLICE_SET_ATIME;
+		s.atime.tv_sec = in->atime.set_atime_u.atime.seconds;
+		s.atime.tv_nsec = in->atime.set_atime_u.atime.nseconds;
+	}
+	if (in->mtime.set_it == SET_TO_SERVER_TIME) {
+		s.valid |= SLICE_SET_MTIME_NOW;
+	} else if (in->mtime.set_it == SET_TO_CLIENT_TIME) {
+		s.valid |= SLICE_SET_MTIME;
+		s.mtime.tv_sec = in->mtime.set_mtime_u.mtime.seconds;
+		s.mtime.tv_nsec = in->mtime.set_mtime_u.mtime.nseconds;
+	}
+	uint32_t st = check_fh(&a->object, &vfh, &fsid);
+	if (st == NFS3_OK) {
+		int rc = slice_vol_setattr(p->vol, cr, &vfh, &s, &attr);
+		if (rc < 0)
+			st = status_of(rc);
+	}
+	uint8_t *body = orpc_reply_buf(c, 4 + 8 + 84);
+	if (!body) {
+		orpc_reply_error(c, ORPC_SYSTEM_ERR);
+		return;
+	}
+	struct orpc_xdrw w;
+	orpc_xdrw_init(&w, body, 4 + 8 + 84);
+	orpc_xdrw_u32(&w, st);
+	orpc_xdrw_u32(&w, 0);   /* pre-op attributes: the manager's, not known here */
+	xdr_post(&w, st == NFS3_OK ? &attr : NULL, fsid);
+	orpc_reply_send(c, w.pos);
+}
+
 static void data_job(void *arg)
 {
 	struct orpc_call *c = arg;
@@ -217,6 +288,14 @@ static void data_job(void *arg)
 	atomic_fetch_add(&p->data_calls, 1);
 	proxy_cred(c, &cr);
 	switch (c->proc) {
+	case NFS3_SETATTR:
+		if (a->u.setattr.new_attributes.size.set_it && !a->u.setattr.guard.check) {
+			do_setattr_size(p, c, &a->u.setattr, &cr);
+		} else {
+			atomic_fetch_sub(&p->data_calls, 1);
+			proxy_forward(p, c);
+		}
+		break;
 	case NFS3_READ:
 		do_read(p, c, &a->u.read, &cr);
 		break;

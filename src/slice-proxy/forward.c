@@ -11,6 +11,7 @@
  * manager restarting is a temporary condition.
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -129,13 +130,35 @@ static void fwd_done(void *arg, int status, const uint8_t *msg, size_t len)
 	free(f);
 }
 
+/* The xid a client's call goes on with: from its address and its xid, so
+ * that a retransmission (same client, same xid, maybe a new connection)
+ * meets the manager's duplicate request cache as the first try did. */
+static uint32_t xid_hint(const struct orpc_call *c)
+{
+	uint32_t h = 0x811c9dc5u;
+	const uint8_t *a = NULL;
+	size_t n = 0;
+	if (c->peer->ss_family == AF_INET) {
+		a = (const uint8_t *)&((const struct sockaddr_in *)c->peer)->sin_addr;
+		n = 4;
+	} else if (c->peer->ss_family == AF_INET6) {
+		a = (const uint8_t *)&((const struct sockaddr_in6 *)c->peer)->sin6_addr;
+		n = 16;
+	}
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ a[i]) * 0x01000193u;
+	for (int i = 0; i < 4; i++)
+		h = (h ^ (uint8_t)(c->xid >> (8 * i))) * 0x01000193u;
+	return h ? h : 1;
+}
+
 static void fwd_job(void *arg)
 {
 	struct fwd *f = arg;
 	struct orpc_call *c = f->c;
 	atomic_fetch_add(&f->p->fwd_calls, 1);
-	upstream_call(f->p->up[f->manager], c->prog, c->vers, c->proc, c->cred_raw, c->cred_raw_len,
-		      c->args, c->args_len, fwd_done, f);
+	upstream_call(f->p->up[f->manager], xid_hint(c), c->prog, c->vers, c->proc, c->cred_raw,
+		      c->cred_raw_len, c->args, c->args_len, fwd_done, f);
 }
 
 static void forward(struct proxy *p, struct orpc_call *c, uint32_t manager)
@@ -173,14 +196,21 @@ void nfs_dispatch(struct orpc_call *c, void *arg)
 		return;
 	}
 	switch (c->proc) {
+	case NFS3_SETATTR:   /* with a new size: data.c; else forwarded from there */
 	case NFS3_READ:
 	case NFS3_WRITE:
 	case NFS3_COMMIT:
 		data_serve(p, c);
 		return;
 	}
-	/* arguments that name no manager of ours: manager 0 owes the error
-	 * (GARBAGE_ARGS, BADHANDLE...) as it would to a direct client */
+	proxy_forward(p, c);
+}
+
+/* To the manager that serves it; arguments that name no manager of ours go
+ * to manager 0, which owes the error (GARBAGE_ARGS, BADHANDLE...) as it
+ * would to a direct client. */
+void proxy_forward(struct proxy *p, struct orpc_call *c)
+{
 	int m = slice_route_nfs3(c->proc, c->args, c->args_len, p->managers);
 	forward(p, c, m < 0 ? 0 : (uint32_t)m);
 }

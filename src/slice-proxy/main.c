@@ -144,7 +144,10 @@ int main(int argc, char **argv)
 	if (!p->cl)
 		return 1;
 	if ((rc = slice_cluster_load(cluster_file, p->cl, err, sizeof(err))) < 0) {
-		fprintf(stderr, "slice-proxy: %s: %s\n", cluster_file, err[0] ? err : strerror(-rc));
+		if (err[0])   /* "file:line: what" */
+			fprintf(stderr, "slice-proxy: %s\n", err);
+		else
+			fprintf(stderr, "slice-proxy: %s: %s\n", cluster_file, strerror(-rc));
 		return 2;
 	}
 	const struct slice_cluster_node *me = NULL;

@@ -60,6 +60,10 @@ int  proxy_parse_allow(struct proxy *p, const char *list);
 bool proxy_allowed(const struct proxy *p, const struct sockaddr_storage *peer);
 void proxy_cred(const struct orpc_call *c, struct slice_cred *out);
 
+/* May cr read (write) the file fh?  0, -EACCES, or the error of asking
+ * (-ESTALE...); verdicts kept a moment (access.c). */
+int  proxy_may(struct proxy *p, const struct slice_cred *cr, const struct slice_vfh *fh, bool write);
+
 /* ---- worker threads (pool.c) ---- */
 typedef void (*pool_fn)(void *arg);
 int  pool_start(uint32_t n, struct pool **out);
@@ -77,8 +81,10 @@ typedef void (*up_done_fn)(void *arg, int status, const uint8_t *msg, size_t len
 int  upstream_new(const char *hostport, uint32_t index, int timeout_ms, uint32_t conns,
 		  struct upstream **out);
 /* Send a call (prog, vers, proc, the raw credential, the args) and call
- * done when it ends; may block briefly (connect, send): worker threads only. */
-void upstream_call(struct upstream *u, uint32_t prog, uint32_t vers, uint32_t proc,
+ * done when it ends; may block briefly (connect, send): worker threads
+ * only.  xid_hint: the xid to use if free (0: any); the same hint also
+ * picks the same connection. */
+void upstream_call(struct upstream *u, uint32_t xid_hint, uint32_t prog, uint32_t vers, uint32_t proc,
 		   const uint8_t *cred_raw, uint32_t cred_len, const uint8_t *args, uint32_t args_len,
 		   up_done_fn done, void *arg);
 /* Fail every call in flight with -ESHUTDOWN, close, free. */
@@ -87,8 +93,10 @@ void upstream_free(struct upstream *u);
 /* ---- the programs ---- */
 void nfs_dispatch(struct orpc_call *c, void *arg);     /* forward.c */
 void mount_dispatch(struct orpc_call *c, void *arg);   /* forward.c */
-/* READ, WRITE, COMMIT on a worker (data.c). */
+/* READ, WRITE, COMMIT, and SETATTR of the size, on a worker (data.c). */
 void data_serve(struct proxy *p, struct orpc_call *c);
+/* Forward c to the manager that serves it (forward.c). */
+void proxy_forward(struct proxy *p, struct orpc_call *c);
 /* An NFS error reply for proc (status and no attributes). */
 void nfs_reply_status(struct orpc_call *c, uint32_t status);
 

@@ -2,10 +2,14 @@
  * upstream.c - a small ONC RPC client to one file manager: a few TCP
  * connections, each with many calls in flight.
  *
- * A call gets a fresh xid of the connection's (the clients' xids would
- * collide), is written whole with one writev (record marking: one
- * fragment), and waits in the connection's table until its reply comes
- * back - matched by xid - or its deadline passes.  One reader thread per
+ * A call gets an xid made from the client's address and xid (the
+ * caller's hint), so that a client's retransmission reaches the manager
+ * with the xid of the first try and its duplicate request cache answers
+ * it - unless that xid is in flight already (a repeat while the first
+ * try runs, or two clients whose hints meet): then a fresh one of the
+ * connection's.  The call is written whole with one writev (record
+ * marking: one fragment) and waits in the connection's table until its
+ * reply comes back - matched by xid - or its deadline passes.  One reader thread per
  * connection takes the replies and the deadlines; it alone closes the
  * socket, so a sender never writes to a descriptor number reused by
  * someone else.
@@ -89,6 +93,14 @@ static void tab_add(struct upconn *c, struct pending *pd)
 	pd->next = *b;
 	*b = pd;
 	c->npending++;
+}
+
+static bool tab_has(struct upconn *c, uint32_t xid)
+{
+	for (struct pending *pd = c->tab[xid % NBUCKETS]; pd; pd = pd->next)
+		if (pd->xid == xid)
+			return true;
+	return false;
 }
 
 static struct pending *tab_take(struct upconn *c, uint32_t xid)
@@ -349,12 +361,12 @@ static int send_all(int fd, struct iovec *iov, int n)
 	return 0;
 }
 
-void upstream_call(struct upstream *u, uint32_t prog, uint32_t vers, uint32_t proc,
+void upstream_call(struct upstream *u, uint32_t xid_hint, uint32_t prog, uint32_t vers, uint32_t proc,
 		   const uint8_t *cred_raw, uint32_t cred_len, const uint8_t *args, uint32_t args_len,
 		   up_done_fn done, void *arg)
 {
 	static const uint8_t none_auth[8] = { 0 };
-	uint32_t i = atomic_fetch_add(&u->rr, 1) % u->nconns;
+	uint32_t i = (xid_hint ? xid_hint : atomic_fetch_add(&u->rr, 1)) % u->nconns;
 	struct upconn *c = &u->c[i];
 	struct pending *pd = calloc(1, sizeof(*pd));
 	if (!pd || atomic_load(&u->stop)) {
@@ -379,8 +391,12 @@ void upstream_call(struct upstream *u, uint32_t prog, uint32_t vers, uint32_t pr
 		return;
 	}
 	pthread_mutex_lock(&c->mu);
-	pd->xid = c->next_xid++;
-	uint32_t xid = pd->xid;
+	/* the hint if it is free (a repeat of a call still in flight is not:
+	 * it gets an xid of its own), else the next one that is */
+	uint32_t xid = xid_hint;
+	for (int k = 0; k < 64 && (!xid || tab_has(c, xid)); k++)
+		xid = c->next_xid++;
+	pd->xid = xid;
 	tab_add(c, pd);   /* before sending: the reply may beat us back */
 	pthread_mutex_unlock(&c->mu);
 
