@@ -90,17 +90,30 @@ UP=()                # systems that came up
 
 # ---- cleanup: mounts, daemons (by PID), gluster, namespace, tmpfs ---------------
 
+# is_mounted M: from mountinfo (a stat of a FUSE mount whose daemon hangs
+# would hang too)
+is_mounted() { awk -v m="$1" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo; }
+# fuse_umount M: unmount; a daemon that does not answer has its FUSE
+# connection aborted first (its id is the mount's minor device number)
+fuse_umount() {
+    local dev
+    is_mounted "$1" || return 0
+    timeout 20 umount "$1" 2>/dev/null && return 0
+    dev=$(awk -v m="$1" '$5 == m { print $3 }' /proc/self/mountinfo | tail -1)
+    [[ -n $dev && -e /sys/fs/fuse/connections/${dev#*:}/abort ]] &&
+        { log "aborting the FUSE connection of $1"; echo 1 >"/sys/fs/fuse/connections/${dev#*:}/abort"; }
+    umount "$1" 2>/dev/null || umount -l "$1"
+}
+
 cleanup() {
     local m
-    for m in "${MOUNTS[@]}"; do
-        mountpoint -q "$m" && { umount "$m" 2>/dev/null || umount -l "$m"; }
-    done
+    for m in "${MOUNTS[@]}"; do fuse_umount "$m"; done
     gluster_down
     slice_down
     stop_all_bg
     ip netns list 2>/dev/null | grep -qw "$NS" && ip netns del "$NS"
     ip link del fbv-$$ 2>/dev/null
-    mountpoint -q "$WORK" && umount "$WORK"
+    is_mounted "$WORK" && umount "$WORK"
     rm -rf "$WORK"
     rm -f /dev/shm/*"$FABRIC"* 2>/dev/null
 }
@@ -133,7 +146,7 @@ pt_up() {
     # the example's defaults: multi-threaded, cache=auto, no writeback cache
     start_bg "$LOGS/pt.log" "$PT" -f -o source="$WORK/pt-src" "$PT_MNT"
     MOUNTS+=("$PT_MNT")
-    wait_for 10 mountpoint -q "$PT_MNT" || { log "WARN: passthrough_ll did not mount"; return 1; }
+    wait_for 10 is_mounted "$PT_MNT" || { log "WARN: passthrough_ll did not mount"; return 1; }
 }
 
 # ---- GlusterFS ------------------------------------------------------------------------
@@ -180,13 +193,13 @@ EOF
     mount -t glusterfs -o log-file="$LOGS/gluster-fuse.log" "$NSIP:/fbvol" "$GL_MNT" ||
         { log "WARN: glusterfs mount failed"; return 1; }
     MOUNTS+=("$GL_MNT")
-    wait_for 20 mountpoint -q "$GL_MNT"
+    wait_for 20 is_mounted "$GL_MNT"
 }
 gluster_down() {
     local p i
     ((GL_UP)) || return 0
     GL_UP=0
-    mountpoint -q "$GL_MNT" && { umount "$GL_MNT" 2>/dev/null || umount -l "$GL_MNT"; }
+    fuse_umount "$GL_MNT"
     gl volume stop fbvol force >>"$LOGS/gluster-cli.log" 2>&1
     gl volume delete fbvol >>"$LOGS/gluster-cli.log" 2>&1
     for p in $(cat "$GL/brick.pids" 2>/dev/null); do
@@ -281,7 +294,9 @@ slicefs_up() {
     start_bg "$LOGS/slicefs.log" "$BIN/slicefs" "$SLICEFS_MNT" --cluster "$SL/cluster.conf" -f
     SL_PIDS+=("$BG_PID")
     MOUNTS+=("$SLICEFS_MNT")
-    wait_for 15 mountpoint -q "$SLICEFS_MNT" || { log "WARN: slicefs did not mount (see $LOGS/slicefs.log)"; return 1; }
+    # -f prints "ready mountpoint=M" once mounted and serving
+    slice_ready "$LOGS/slicefs.log" && is_mounted "$SLICEFS_MNT" ||
+        { log "WARN: slicefs did not mount (see $LOGS/slicefs.log)"; return 1; }
 }
 proxy_up() {
     local line
@@ -300,7 +315,7 @@ slice_up() {
 }
 slice_down() {
     local p
-    mountpoint -q "$SLICEFS_MNT" && { umount "$SLICEFS_MNT" 2>/dev/null || umount -l "$SLICEFS_MNT"; }
+    fuse_umount "$SLICEFS_MNT"
     # clients first, then managers, then block servers (reverse start order)
     for ((p = ${#SL_PIDS[@]} - 1; p >= 0; p--)); do stop_bg "${SL_PIDS[p]}"; done
     SL_PIDS=()
@@ -316,7 +331,7 @@ fio_run() {
     shift 2
     logf=$LOGS/$group-$name-r$REP.json
     FIO_JSON=""
-    if ! timeout $((RAND_SECS + 600)) fio --output-format=json --name="$name" "$@" >"$logf" 2>"$logf.err"; then
+    if ! timeout -k 10 $((RAND_SECS + 600)) fio --output-format=json --name="$name" "$@" >"$logf" 2>"$logf.err"; then
         log "WARN: fio $group $name failed (see $logf.err)"
         emit check "failed.$group.$name" runs 1
         return 1
@@ -350,7 +365,7 @@ fuse_suite() {
 
 meta_posix() {
     local g=$1 d=$2 logf=$LOGS/$1-meta-r$REP.json line p
-    timeout 900 "$FSMETA" "$d" --files "$FILES" --size 4096 >"$logf" 2>"$logf.err"
+    timeout -k 10 900 "$FSMETA" "$d" --files "$FILES" --size 4096 >"$logf" 2>"$logf.err"
     line=$(tail -1 "$logf")
     grep -q '"ok":true' <<<"$line" || { log "WARN: fs-meta on $g failed: $line"; emit check "failed.$g.meta" runs 1; return; }
     for p in create stat remove; do emit "$g" "meta.$p" ops/s "$(jget "${p}_ops" <<<"$line")"; done
