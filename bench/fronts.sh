@@ -439,12 +439,13 @@ label() {
 }
 
 write_md() {
-    local t_run=$1 nfail g row m
+    local t_run=$1 nfail g row m o p
     nfail=$(awk -F'\t' 'NR > 1 && $2 == "check" { n++ } END { print n + 0 }' "$TSV")
     {
         echo "# Fronts benchmark: slicefs and slice-proxy beside GlusterFS, FUSE passthrough, nfs-ganesha"
         echo
-        md_meta "$t_run" "$LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)" fio glusterfs-server nfs-ganesha fuse3 libnfs13
+        md_meta "$t_run" "$LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)" fio glusterfs-server nfs-ganesha fuse3 libnfs13 |
+            grep -v '^- pinning:'
         echo "- **pinning: none** (each system is several daemons sharing both CPUs with the workload tool, see below)"
         echo "- systems up: ${UP[*]:-none}; checks: $nfail failed run(s) (must be 0)"
         echo "- sizes: $SIZE_MIB MiB file, $FILES files of 4 KiB, $RAND_SECS s per random-read run"
@@ -458,6 +459,15 @@ write_md() {
         goal_row "sequential write MiB/s vs passthrough" seqwrite pt 0.7
         goal_row "sequential read MiB/s vs passthrough" seqread pt 0.7
         for m in create stat remove; do goal_row "metadata: $m/s vs GlusterFS" "meta.$m" gluster 2; done
+        echo
+        echo "For information (no goal): slice-proxy beside nfs-ganesha, the same libnfs client."
+        echo
+        echo "| figure | slice-proxy | nfs-ganesha | ratio |"
+        echo "|---|---:|---:|---:|"
+        for m in seqwrite seqread rand4k.qd1 rand4k.qd16 meta.create meta.stat meta.remove; do
+            o=$(med proxy $m); p=$(med ganesha $m)
+            echo "| $m | $(orna "$o") | $(orna "$p") | $(r=$(ratio "$o" "$p"); [[ -n $r ]] && echo "$r×" || echo n/a) |"
+        done
         echo
         echo "## All systems (median of $REPS rep(s))"
         echo
@@ -490,6 +500,11 @@ write_md() {
         echo "COMMIT; sequential read of it; 4 KiB random reads with 1 and 16 calls in flight) and"
         echo "\`bench/fmd-meta --mixed 0\` (create + 4 KiB write, stat, remove through libnfs's path API)."
         echo "These are not comparable with the FUSE rows (no kernel page cache, no FUSE hop)."
+        echo
+        echo "Slice: 4 \`slice-blockd\` ($BLOCKD_CACHE_MB MiB caches in the shm pool, default spin) and 2"
+        echo "\`slice-fmd\` (name hashing, default \`--sync full\`: on tmpfs a flush costs next to"
+        echo "nothing), stripe unit 256 KiB, one shm fabric; \`slicefs -f\` and \`slice-proxy\` with"
+        echo "their default options, each a client of that fabric.  GlusterFS: default volume options."
         echo
         echo "Backing stores: all on one tmpfs (GlusterFS bricks, Slice's block servers and file"
         echo "managers, the passthrough source, ganesha's export), so the fronts and their"
