@@ -521,8 +521,8 @@ write_md() {
 
 plabel() {
     case $1 in
-        slicefs) echo "slicefs (FUSE)" ;; gluster) echo "GlusterFS (FUSE)" ;; pt) echo "passthrough_ll (FUSE)" ;;
-        proxy) echo "slice-proxy (NFS, libnfs)" ;; ganesha) echo "nfs-ganesha (NFS, libnfs)" ;;
+        slicefs) echo "slicefs" ;; gluster) echo "GlusterFS" ;; pt) echo "passthrough" ;;
+        proxy) echo "slice-proxy" ;; ganesha) echo "ganesha" ;;
     esac
 }
 write_png() {
@@ -544,7 +544,8 @@ set multiplot layout 1,2 title "Fronts: slicefs / slice-proxy vs GlusterFS, FUSE
 $GP_HISTOGRAMS
 set datafile missing "?"
 set grid ytics
-set key top right
+set key top left
+set xlabel "FUSE mounts: slicefs, GlusterFS, passthrough_ll  |  NFSv3 through libnfs: slice-proxy, ganesha"
 set title "sequential, 1 MiB calls (MiB/s)"
 set yrange [0:*]
 plot "$dat" using 2:xtic(1) title "write (+fsync)" lc rgb "#2b7bba", \
