@@ -1,39 +1,61 @@
 #!/usr/bin/env bash
-# demo.sh - the main job: build everything, then show two processes
-# exchanging Trapeze messages over each link (shm and tcp) with their
-# latency and bandwidth.  Installs the Debian packages it needs.
+# demo.sh - the main job: build everything, start a local Slice
+# cluster (4 block servers, 2 file managers) with `slice up`, mount its
+# volume with slicefs, copy a file in and out, serve it over NFS, show
+# `slice status`, run a short `slice bench`, and stop it all.
+# Installs the Debian packages it needs.  The Trapeze messaging demo is
+# scripts/demo-trapeze.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-case ${1:-} in -h|--help) sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
-scripts/deps.sh build
+case ${1:-} in -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+scripts/deps.sh demo
 make -j"$(nproc)" >/dev/null
-perf=build/bin/tpz-perf
-field() { sed -n "s/.*\"$1\":\([0-9.e+-]*\).*/\1/p"; }
-run() {   # LABEL FIELD UNIT ARGS...
-    local label=$1 f=$2 unit=$3 out
-    shift 3
-    out=$(timeout 120 "$perf" "$@" --reps 5 2>/dev/null | tail -1)
-    printf '  %-58s %10s %s\n' "$label" "$(echo "$out" | field "$f")" "$unit"
+S=$PWD/build/bin/slice
+W=$(mktemp -d /tmp/slice-demo.XXXXXX)
+D=$W/cluster
+M=$W/mnt
+
+cleanup() {
+    "$S" down --dir "$D" >/dev/null 2>&1 || true
+    # Never remove through a mount that is still there.
+    if grep -q " $M " /proc/self/mountinfo; then umount -l "$M" 2>/dev/null || true; fi
+    rm -rf "$W"
 }
-echo "Trapeze: two processes (node 0 on CPU 0, node 1 on CPU 1) exchange messages."
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "slice up --dir $D: a new local cluster on shared memory"
+"$S" up --dir "$D"
+
+step "slice mount $M: the volume through slicefs (FUSE)"
+"$S" mount "$M" --dir "$D"
+
+step "copy a 64 MiB file in and out"
+head -c $((64 << 20)) /dev/urandom >"$W/file"
+t0=$(date +%s.%N)
+cp "$W/file" "$M/file"
+sync "$M/file"
+t1=$(date +%s.%N)
+cp "$M/file" "$W/back"
+t2=$(date +%s.%N)
+cmp "$W/file" "$W/back"
+awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN { printf "in: %.2f s, out: %.2f s; the same bytes\n", b - a, c - b }'
+ls -l "$M"
+
+step "slice nfs: an NFSv3 front (slice-proxy) for any NFS client"
+URL=$("$S" nfs --dir "$D" 2>/dev/null)
+echo "$URL"
+nfs-ls "$URL"
+
+step "slice status: every node, probed"
+"$S" status --dir "$D"
+
+step "slice bench: a 64 MiB file and 200 small files through the mount"
+"$S" bench --dir "$D" "$M" --size 64 --files 200 2>/dev/null
+
+step "slice down: unmount, stop every daemon"
+"$S" down --dir "$D"
 echo
-echo "shm link (one host, rings and frames in a shared segment):"
-run "round trip, 128-byte control message, polling" rtt_us_median us --link shm --test lat --size 96
-run "round trip, 128-byte control message, sleeping receiver" rtt_us_median us --link shm --test lat --size 96 --mode block
-run "message rate, 128-byte control messages" mmsgs_per_s_median "M msg/s" --link shm --test rate
-run "bandwidth, 64 KiB payloads from ordinary memory (one copy)" gbytes_per_s_median GB/s --link shm --test bw --size 65536 --copy
-run "hand-off rate, 64 KiB pool frames (zero copy, by index)" gbytes_per_s_median GB/s --link shm --test bw --size 65536
-echo
-echo "tcp link (127.0.0.1, authenticated with a cluster secret):"
-run "round trip, 128-byte control message, polling" rtt_us_median us --link tcp --test lat --size 96
-run "bandwidth, 1 MiB payloads" gbytes_per_s_median GB/s --link tcp --test bw --size 1048576
-echo
-echo "NetRPC on top (reads land straight in the caller's buffer):"
-perf=build/bin/nrpc-perf
-run "null call round trip, shm, polling" rtt_us_median us --link shm --test null --inflight 1
-run "null calls, shm, 64 in flight" mcalls_per_s_median "M calls/s" --link shm --test null --inflight 64
-run "8 KiB read round trip, shm" rtt_us_median us --link shm --test read --size 8192 --inflight 1
-run "64 KiB reads, shm, 8 in flight" gbytes_per_s_median GB/s --link shm --test read --size 65536 --inflight 8
-run "64 KiB reads, tcp, 8 in flight" gbytes_per_s_median GB/s --link tcp --test read --size 65536 --inflight 8
-echo
-echo "Benchmarks beside UCX, iperf3 and a raw futex: bench/trapeze-core.sh, bench/netrpc.sh"
+echo "More: docs/cluster.md (the cluster file, clusters over several hosts, operations)."

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# deps.sh [build|test|bench] - install the Debian packages this project needs
+# deps.sh [build|demo|test|bench] - install the Debian packages this project needs
 # (only those missing; needs root).  Why each package is here: README.md.
 set -euo pipefail
 what=${1:-build}
 pkgs=(build-essential pkg-config libsodium-dev libisal-dev liblmdb-dev libnfs-dev libfuse3-dev fuse3 libinih-dev)
 case $what in
   build) ;;
+  demo)  pkgs+=(libnfs-utils) ;;
   test)  pkgs+=(clang libclang-rt-14-dev iproute2 iputils-ping procps libnfs-utils qemu-system-x86 rpcbind) ;;
   bench) pkgs+=(ucx-utils iperf3 gnuplot-nox util-linux sockperf iproute2 nfs-ganesha nfs-ganesha-vfs rpcbind fio glusterfs-server) ;;
-  *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+  *) echo "usage: $0 [build|demo|test|bench]" >&2; exit 2 ;;
 esac
 missing=()
 for p in "${pkgs[@]}"; do

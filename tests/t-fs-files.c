@@ -2,7 +2,8 @@
  * t-fs-files.c - slicefs: file data.  Writes and reads at offsets across
  * stripe units and block servers, holes read as zeros, truncate down and
  * up (by path and by descriptor), O_APPEND, O_EXCL, O_TRUNC, a file
- * unlinked while open stays readable and leaves nothing behind, and
+ * unlinked or replaced by a rename while open stays readable and leaves
+ * nothing behind (a failed rename leaves it under its name), and
  * everything is there again after an unmount and a new mount.
  */
 #include "cluster_testlib.h"
@@ -117,6 +118,22 @@ int main(int argc, char **argv)
 	CHECK(pread(fd, rd, 20, 0) == 10 && memcmp(rd, "still here", 10) == 0, "the data is still readable");
 	pwrite_all(fd, "!", 1, 10);
 	CHECK(close(fd) == 0, "close doomed: %s", strerror(errno));
+	/* replaced by a rename while open: the descriptor keeps the old file;
+	 * a rename that fails leaves the open file under its name */
+	fs_write_file(fs_path(m, "replaced"), "old data", 8);
+	fs_write_file(fs_path(m, "newer"), "new data!", 9);
+	fd = open(fs_path(m, "replaced"), O_RDONLY);
+	CHECK(fd >= 0, "open replaced");
+	CHECK(mkdir(fs_path(m, "adir"), 0755) == 0, "mkdir adir");
+	CHECK(rename(fs_path(m, "adir"), fs_path(m, "replaced")) < 0 && errno == ENOTDIR, "dir over file: ENOTDIR");
+	CHECK(fs_read_file(fs_path(m, "replaced"), rd, 100) == 8, "the failed rename left the name");
+	CHECK(rmdir(fs_path(m, "adir")) == 0, "rmdir adir");
+	CHECK(rename(fs_path(m, "newer"), fs_path(m, "replaced")) == 0, "rename over an open file: %s", strerror(errno));
+	CHECK(fs_read_file(fs_path(m, "replaced"), rd, 100) == 9 && memcmp(rd, "new data!", 9) == 0, "the new file");
+	memset(rd, 0, 20);
+	CHECK(pread(fd, rd, 20, 0) == 8 && memcmp(rd, "old data", 8) == 0, "the old descriptor reads the old file");
+	CHECK(close(fd) == 0, "close replaced");
+
 	/* RELEASE comes after close(2) returns: the hidden name goes soon after */
 	int names = 0;
 	bool hidden = true;
@@ -135,7 +152,7 @@ int main(int argc, char **argv)
 			usleep(50000);
 	}
 	CHECK(!hidden, "the unlinked file's hidden name stays after its last close");
-	CHECK(names == 2 + 4, "the root lists . .. and 4 files (%d)", names);
+	CHECK(names == 2 + 5, "the root lists . .. and 5 files (%d)", names);
 
 	/* everything committed: a new mount reads it back */
 	CHECK(fs_umount(m) == 0, "slicefs exits 0 after the unmount");

@@ -6,6 +6,7 @@
  * goes through the commit thread like every other change and is answered
  * after its commit.
  */
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +105,15 @@ static int setattr_mutate(struct fmd_op *op, MDB_txn *t)
 	if ((rc = ino_put(op->f->st, t, &ino)))
 		return rc;
 	x->res = (struct slm_attr_res){ .size = ino.size, .mtime_ns = ino.mtime, .ctime_ns = ino.ctime };
+	/* The map's version, so a client reporting a size learns that
+	 * another one swapped the object under it (truncation to 0). */
+	const void *mv;
+	size_t mlen;
+	struct slm_map h;
+	if (map_get_raw(op->f->st, t, x->a.fileid, &mv, &mlen) == 0 && mlen >= sizeof(h)) {
+		memcpy(&h, mv, sizeof(h));
+		x->res.version = le64toh(h.version);
+	}
 	x->err = 0;
 	return 0;
 }

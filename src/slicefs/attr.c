@@ -57,6 +57,58 @@ static void fix_size(struct sfs *s, struct stat *st)
 		st->st_size = (off_t)size;
 }
 
+/*
+ * The size of a file this mount writes has three sources that race: the
+ * manager's (reported at flush and close), the open vfile's (writes
+ * behind included), and the kernel's own.  A GETATTR answered by the
+ * manager before this mount's close reported the size, whose reply is
+ * sent after that close freed the vfile, would carry the old size and
+ * the kernel would take it (no write followed to make it stale): the
+ * file would shrink under a reader.  So the size is settled while no
+ * vfile closes - counted by s->closes - and asked again otherwise
+ * (bounded: after 4 rounds of closes the last answer stands).
+ */
+static void settle_size(struct sfs *s, struct slice_attr *a)
+{
+	uint64_t size;
+
+	if ((a->type & S_IFMT) == S_IFREG && sfs_open_size(s, sfs_ino_of(s, a->fileid), &size))
+		a->size = size;
+}
+
+int sfs_getattr(struct sfs *s, const struct slice_cred *cr, const struct slice_vfh *fh, struct slice_attr *a)
+{
+	int rc = 0;
+
+	for (int i = 0; i < 4; i++) {
+		uint64_t g = __atomic_load_n(&s->closes, __ATOMIC_ACQUIRE);
+		if ((rc = slice_vol_getattr(s->vol, cr, fh, a)) < 0)
+			return rc;
+		sfs_dbg(s, "getattr %llu: manager size %llu\n", (unsigned long long)a->fileid,
+			(unsigned long long)a->size);
+		settle_size(s, a);
+		if (__atomic_load_n(&s->closes, __ATOMIC_ACQUIRE) == g)
+			break;
+	}
+	return rc;
+}
+
+int sfs_lookup(struct sfs *s, const struct slice_cred *cr, const struct slice_vfh *dir, const char *name,
+	       struct slice_vfh *fh, struct slice_attr *a)
+{
+	int rc = 0;
+
+	for (int i = 0; i < 4; i++) {
+		uint64_t g = __atomic_load_n(&s->closes, __ATOMIC_ACQUIRE);
+		if ((rc = slice_vol_lookup(s->vol, cr, dir, name, fh, a)) < 0)
+			return rc;
+		settle_size(s, a);
+		if (__atomic_load_n(&s->closes, __ATOMIC_ACQUIRE) == g)
+			break;
+	}
+	return rc;
+}
+
 int sfs_entry(struct sfs *s, const struct slice_vfh *fh, const struct slice_attr *a,
 	      struct fuse_entry_param *e)
 {

@@ -212,8 +212,7 @@ static void remove_silly(struct sfs *s, struct sfs_inode *in)
 		return;
 	int rc = slice_vol_remove(s->vol, &in->silly_cred, &in->silly_dir, in->silly_name);
 	if (rc < 0 && rc != -ENOENT)
-		fprintf(stderr, "slicefs: removing %s (unlinked while open): %s\n", in->silly_name,
-			strerror(-rc));
+		sfs_log("removing %s (unlinked while open): %s", in->silly_name, strerror(-rc));
 	in->silly = false;
 }
 
@@ -226,6 +225,8 @@ static int close_vf(struct sfs *s, struct sfs_inode *in)
 	if (in->vf) {
 		rc = slice_vol_fclose(in->vf);
 		in->vf = NULL;
+		/* release: pairs with the acquire loads in attr.c */
+		__atomic_add_fetch(&s->closes, 1, __ATOMIC_RELEASE);
 		if (in->written) {
 			/* What this mount wrote is what it will find at the next
 			 * open: its page cache stays valid then. */
@@ -276,8 +277,8 @@ void sfs_close_all(struct sfs *s)
 			pthread_mutex_lock(&in->olock);
 			int rc = close_vf(s, in);
 			if (rc < 0)
-				fprintf(stderr, "slicefs: closing inode %llu at unmount: %s\n",
-					(unsigned long long)in->ino, strerror(-rc));
+				sfs_log("closing inode %llu at unmount: %s", (unsigned long long)in->ino,
+					strerror(-rc));
 			pthread_mutex_unlock(&in->olock);
 		}
 	}

@@ -302,6 +302,7 @@ static int run(const struct opts *o)
 	} else {
 		report(0);
 		detach_stdio();
+		sfs_log_to_syslog();
 	}
 
 	struct fuse_loop_config lc = { .clone_fd = 0, .max_idle_threads = 16 };

@@ -31,6 +31,7 @@ struct sfs_dir {
 	struct slice_vfh fh;
 	struct slice_cred cr;       /* the opener's: the listing is read with it */
 	uint64_t start;             /* the cookie the batch was read from */
+	uint64_t closes;            /* s->closes before the batch was read */
 	bool loaded, eof;           /* eof: the batch reaches the end */
 	size_t n;
 	struct dent ents[BATCH];
@@ -70,6 +71,7 @@ static int fill(struct sfs *s, struct sfs_dir *d, uint64_t cookie)
 	bool eof = false;
 
 	clear(d);
+	d->closes = __atomic_load_n(&s->closes, __ATOMIC_ACQUIRE);
 	int rc = slice_vol_readdir(s->vol, &d->cr, &d->fh, cookie, collect, d, &eof);
 	if (rc < 0) {
 		clear(d);
@@ -100,7 +102,8 @@ static bool dot(const char *n)
 }
 
 /* Add one entry; returns its size, or 0 when it does not fit. */
-static size_t add(fuse_req_t req, struct sfs *s, struct dent *de, char *p, size_t room, bool plus)
+static size_t add(fuse_req_t req, struct sfs *s, struct sfs_dir *d, struct dent *de, char *p, size_t room,
+		  bool plus)
 {
 	uint64_t ino = sfs_ino_of(s, de->fileid);
 	size_t len;
@@ -116,13 +119,27 @@ static size_t add(fuse_req_t req, struct sfs *s, struct dent *de, char *p, size_
 	memset(&e, 0, sizeof(e));
 	e.attr.st_ino = ino;
 	if (de->has && !dot(de->name)) {
-		/* Counts a lookup, given back below if the entry does not fit. */
+		/* Counts a lookup, given back below if the entry is not sent. */
 		if (sfs_entry(s, &de->fh, &de->attr, &e) < 0) {
 			memset(&e, 0, sizeof(e));
 			e.attr.st_ino = ino;
 		}
+		/* A file of this mount closed since the batch was read may
+		 * have a size the batch does not know (attr.c), and the
+		 * size fixed above was taken after that close: its
+		 * attributes are not sent, the kernel asks when it needs
+		 * them.  Checked after the fix, which waits for a close in
+		 * progress. */
+		if (e.ino && S_ISREG(e.attr.st_mode) &&
+		    __atomic_load_n(&s->closes, __ATOMIC_ACQUIRE) != d->closes) {
+			sfs_forget(s, e.ino, 1);
+			mode_t mode = e.attr.st_mode & S_IFMT;
+			memset(&e, 0, sizeof(e));
+			e.attr.st_ino = ino;
+			e.attr.st_mode = mode;
+		}
 	} else if (de->has) {
-		e.attr.st_mode = de->attr.type & S_IFMT;
+		e.attr.st_mode = de->attr.type & S_IFMT;   /* d_type only */
 	}
 	len = fuse_add_direntry_plus(req, p, room, de->name, &e, (off_t)de->cookie);
 	if (len > room) {
@@ -159,7 +176,7 @@ static void list(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *
 		if (i == d->n)
 			break;           /* the end */
 		for (; i < d->n; i++) {
-			size_t len = add(req, s, &d->ents[i], buf + pos, size - pos, plus);
+			size_t len = add(req, s, d, &d->ents[i], buf + pos, size - pos, plus);
 			if (!len)
 				goto full;
 			pos += len;

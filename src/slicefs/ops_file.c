@@ -51,8 +51,19 @@ static bool revalidate(struct sfs *s, struct sfs_inode *in, const struct slice_a
 		in->seen_size = a->size;
 		in->seen_mtime = a->mtime;
 	}
+	sfs_dbg(s, "open %llu: manager size %llu, seen %d size %llu, open %d: keep %d\n",
+		(unsigned long long)in->ino, (unsigned long long)a->size, in->seen,
+		(unsigned long long)in->seen_size, in->vf != NULL, keep);
 	pthread_mutex_unlock(&in->olock);
 	return keep;
+}
+
+static int truncate_zero(struct sfs *s, const struct slice_cred *cr, struct sfs_inode *in)
+{
+	struct slice_sattr sa = { .valid = SLICE_SET_SIZE, .size = 0 };
+
+	__atomic_store_n(&in->written, true, __ATOMIC_RELAXED);
+	return slice_vol_setattr(s->vol, cr, &in->fh, &sa, NULL);
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -93,14 +104,14 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	/* libfuse asks for atomic O_TRUNC: the kernel leaves it to us. */
-	if ((fi->flags & O_TRUNC) && (rc = slice_vol_ftruncate(in->vf, 0)) < 0) {
+	/* libfuse asks for atomic O_TRUNC: the kernel leaves it to us.  By
+	 * the manager, with the caller's credentials (the vfile may be
+	 * another user's open). */
+	if ((fi->flags & O_TRUNC) && (rc = truncate_zero(s, &cr, in)) < 0) {
 		(void)sfs_open_unref(s, in);
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	if (fi->flags & O_TRUNC)
-		__atomic_store_n(&in->written, true, __ATOMIC_RELAXED);
 	fi->fh = (uintptr_t)in;
 	if (fuse_reply_open(req, fi) != 0)
 		(void)sfs_open_unref(s, in);
@@ -136,7 +147,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	/* The name existed (another client made it meanwhile): the kernel
 	 * believes it created the file and will not apply O_TRUNC itself. */
 	if (rc == 0 && (fi->flags & O_TRUNC) && a.size > 0) {
-		rc = slice_vol_ftruncate(in->vf, 0);
+		if ((rc = truncate_zero(s, &cr, in)) < 0)
+			(void)sfs_open_unref(s, in);
 		e.attr.st_size = 0;
 	}
 	if (rc < 0) {
@@ -239,7 +251,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	/* close(2) got flush's answer already; this is the last commit. */
 	if (rc < 0)
-		fprintf(stderr, "slicefs: closing inode %llu: %s\n", (unsigned long long)ino, strerror(-rc));
+		sfs_log("closing inode %llu: %s", (unsigned long long)ino, strerror(-rc));
 	fuse_reply_err(req, -rc);
 }
 

@@ -38,7 +38,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct slice_vfh fh;
 	struct slice_attr a;
 
-	int rc = slice_vol_lookup(s->vol, &cr, &dir, name, &fh, &a);
+	int rc = sfs_lookup(s, &cr, &dir, name, &fh, &a);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -63,7 +63,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	BEGIN(req, ino, fh);
 	struct slice_attr a;
 
-	int rc = slice_vol_getattr(s->vol, &cr, &fh, &a);
+	int rc = sfs_getattr(s, &cr, &fh, &a);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -71,38 +71,13 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 }
 
 /*
- * Size changes of a file open here go through its vfile, which knows the
- * writes it still holds behind: a truncate by the manager alone would be
- * undone when they land.  With a file handle the kernel checked that the
- * file is open for writing; by path, the manager is asked first (ACCESS),
- * as it would check a SETATTR.  Other changes go to the manager after the
- * vfile was flushed, so that a later report of the writes' mtime does not
- * undo a utimens (cp -p sets the times before it closes).
+ * A size change goes to the manager with the caller's credentials, which
+ * it checks; slice_vol_setattr first flushes this mount's vfile of the
+ * file (its writes land before the cut, not after it) and then tells it
+ * the new size.  Other changes go to the manager after the vfile was
+ * flushed, so that a later report of the writes' mtime does not undo a
+ * utimens (cp -p sets the times before it closes).
  */
-static int set_size_open(struct sfs *s, const struct slice_cred *cr, struct sfs_inode *in,
-			 bool by_fd, uint64_t size, bool *done)
-{
-	int rc = 0;
-
-	*done = false;
-	pthread_mutex_lock(&in->olock);
-	if (in->vf) {
-		if (!by_fd) {
-			uint32_t granted = 0;
-			rc = slice_vol_access(s->vol, cr, &in->fh, W_OK, &granted);
-			if (rc == 0 && !(granted & W_OK))
-				rc = -EACCES;
-		}
-		if (rc == 0)
-			rc = slice_vol_ftruncate(in->vf, size);
-		if (rc == 0)
-			in->written = true;
-		*done = true;
-	}
-	pthread_mutex_unlock(&in->olock);
-	return rc;
-}
-
 static void flush_open(struct sfs_inode *in)
 {
 	pthread_mutex_lock(&in->olock);
@@ -120,6 +95,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	struct sfs_inode *in = sfs_inode_get(s, ino);
 	int rc;
 
+	(void)fi;
 	if (to_set & FUSE_SET_ATTR_MODE) {
 		sa.valid |= SLICE_SET_MODE;
 		sa.mode = attr->st_mode & 07777;
@@ -145,29 +121,21 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		sa.mtime = attr->st_mtim;
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
-		bool done = false;
 		if (attr->st_size < 0) {
 			fuse_reply_err(req, EINVAL);
 			return;
 		}
-		if (in) {
-			rc = set_size_open(s, &cr, in, fi != NULL, (uint64_t)attr->st_size, &done);
-			if (rc < 0) {
-				fuse_reply_err(req, -rc);
-				return;
-			}
-		}
-		if (!done) {
-			sa.valid |= SLICE_SET_SIZE;
-			sa.size = (uint64_t)attr->st_size;
-		}
+		sa.valid |= SLICE_SET_SIZE;
+		sa.size = (uint64_t)attr->st_size;
 	}
-	if (sa.valid & ~SLICE_SET_SIZE && in)
+	if ((sa.valid & ~SLICE_SET_SIZE) && in)
 		flush_open(in);
+	if ((sa.valid & SLICE_SET_SIZE) && in)
+		__atomic_store_n(&in->written, true, __ATOMIC_RELAXED);
 	if (sa.valid)
 		rc = slice_vol_setattr(s->vol, &cr, &fh, &sa, &a);
 	else
-		rc = slice_vol_getattr(s->vol, &cr, &fh, &a);
+		rc = sfs_getattr(s, &cr, &fh, &a);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -248,44 +216,55 @@ static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, co
  * A file unlinked while this mount holds it open stays readable and
  * writable through its descriptors, as POSIX wants: like an NFS client,
  * slicefs renames it to a hidden name and removes that at the last close.
- * Only a file with one link: another name keeps the data anyway.  Other
- * clients' opens are not known here (the limit NFS has too).
+ * The same for a file a rename replaces.  Only a file with one link:
+ * another name keeps the data anyway.  Other clients' opens are not known
+ * here (the limit NFS has too).  The kernel holds the inode of the name
+ * during the unlink or rename, so the inode found here stays.
+ *
+ * Returns 1 when name was hidden, 0 when it is not a file open here.
  */
-int sfs_unlink(struct sfs *s, const struct slice_cred *cr, const struct slice_vfh *dir,
-	       const char *name)
+static int hide_if_open(struct sfs *s, const struct slice_cred *cr, const struct slice_vfh *dir,
+			const char *name, struct sfs_inode **hidden)
 {
 	static unsigned long seq;
 	struct slice_vfh fh;
 	struct slice_attr a;
-	struct sfs_inode *in = NULL;
-	bool open_here = false;
-	int rc;
+	int rc = 0;
 
 	pthread_mutex_lock(&s->lock);
 	bool any_open = s->nopen > 0;
 	pthread_mutex_unlock(&s->lock);
-	if (any_open && slice_vol_lookup(s->vol, cr, dir, name, &fh, &a) == 0 &&
-	    (a.type & S_IFMT) == S_IFREG && a.nlink == 1) {
-		in = sfs_inode_get(s, sfs_ino_of(s, a.fileid));
-		if (in) {
-			pthread_mutex_lock(&in->olock);
-			open_here = in->opens > 0 && !in->silly;
-			if (open_here) {
-				snprintf(in->silly_name, sizeof(in->silly_name), ".slicefs%llx.%lx",
-					 (unsigned long long)in->ino,
-					 __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
-				rc = slice_vol_rename(s->vol, cr, dir, name, dir, in->silly_name);
-				if (rc == 0) {
-					in->silly = true;
-					in->silly_dir = *dir;
-					in->silly_cred = *cr;
-				}
-				pthread_mutex_unlock(&in->olock);
-				return rc;
-			}
-			pthread_mutex_unlock(&in->olock);
+	if (!any_open || slice_vol_lookup(s->vol, cr, dir, name, &fh, &a) < 0 ||
+	    (a.type & S_IFMT) != S_IFREG || a.nlink != 1)
+		return 0;
+	struct sfs_inode *in = sfs_inode_get(s, sfs_ino_of(s, a.fileid));
+	if (!in)
+		return 0;
+	pthread_mutex_lock(&in->olock);
+	if (in->opens > 0 && !in->silly) {
+		snprintf(in->silly_name, sizeof(in->silly_name), ".slicefs%llx.%lx", (unsigned long long)in->ino,
+			 __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
+		rc = slice_vol_rename(s->vol, cr, dir, name, dir, in->silly_name);
+		if (rc == 0) {
+			in->silly = true;
+			in->silly_dir = *dir;
+			in->silly_cred = *cr;
+			if (hidden)
+				*hidden = in;
+			rc = 1;
 		}
 	}
+	pthread_mutex_unlock(&in->olock);
+	return rc;
+}
+
+int sfs_unlink(struct sfs *s, const struct slice_cred *cr, const struct slice_vfh *dir,
+	       const char *name)
+{
+	int rc = hide_if_open(s, cr, dir, name, NULL);
+
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
 	return slice_vol_remove(s->vol, cr, dir, name);
 }
 
@@ -312,6 +291,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	BEGIN(req, parent, from);
 	struct slice_vfh to, fh;
 	struct slice_attr a;
+	struct sfs_inode *hidden = NULL;
 
 	if (flags & ~(unsigned)RENAME_NOREPLACE) {
 		fuse_reply_err(req, EINVAL);
@@ -327,8 +307,24 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 			fuse_reply_err(req, rc == 0 ? EEXIST : -rc);
 			return;
 		}
+	} else if (parent != newparent || strcmp(name, newname) != 0) {
+		/* a replaced file open here keeps its data (not atomic: the
+		 * name is absent between the two renames, as on NFS) */
+		int rc = hide_if_open(s, &cr, &to, newname, &hidden);
+		if (rc < 0) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
 	}
-	fuse_reply_err(req, -slice_vol_rename(s->vol, &cr, &from, name, &to, newname));
+	int rc = slice_vol_rename(s->vol, &cr, &from, name, &to, newname);
+	if (rc < 0 && hidden) {
+		/* the rename failed: the replaced file gets its name back */
+		pthread_mutex_lock(&hidden->olock);
+		if (slice_vol_rename(s->vol, &cr, &to, hidden->silly_name, &to, newname) == 0)
+			hidden->silly = false;
+		pthread_mutex_unlock(&hidden->olock);
+	}
+	fuse_reply_err(req, -rc);
 }
 
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)

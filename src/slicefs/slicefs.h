@@ -11,6 +11,7 @@
  *   ops_name.c  lookup, getattr, setattr, the name-space operations, statfs
  *   ops_file.c  open, create, read, write, flush, fsync, release
  *   ops_dir.c   opendir, readdir, readdirplus, releasedir
+ *   log.c       messages: stderr, or syslog once the daemon runs
  *
  * Inode numbers are the volume's file ids (unique in a volume), except
  * that the root is FUSE_ROOT_ID: the root's file id and 1 trade places.
@@ -23,6 +24,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "slice_vol.h"
 
@@ -66,6 +68,7 @@ struct sfs {
 	struct sfs_inode **buckets;
 	size_t nbuckets, count;
 	unsigned nopen;                /* inodes with opens > 0 (a hint, under lock) */
+	uint64_t closes;               /* vfiles closed so far (atomic): see attr.c */
 };
 
 /* inode.c */
@@ -98,6 +101,10 @@ int  sfs_entry(struct sfs *s, const struct slice_vfh *fh, const struct slice_att
 void sfs_reply_entry(fuse_req_t req, struct sfs *s, const struct slice_vfh *fh,
 		     const struct slice_attr *a);
 void sfs_reply_attr(fuse_req_t req, struct sfs *s, const struct slice_attr *a);
+/* GETATTR and LOOKUP whose size is right for a file this mount writes. */
+int  sfs_getattr(struct sfs *s, const struct slice_cred *cr, const struct slice_vfh *fh, struct slice_attr *a);
+int  sfs_lookup(struct sfs *s, const struct slice_cred *cr, const struct slice_vfh *dir, const char *name,
+		struct slice_vfh *fh, struct slice_attr *a);
 static inline struct sfs *sfs_of(fuse_req_t req) { return fuse_req_userdata(req); }
 
 /* ops_*.c: fill their part of the operations table. */
@@ -107,6 +114,10 @@ void sfs_ops_dir(struct fuse_lowlevel_ops *op);
 /* ops_name.c: unlink that keeps a file open here alive (silly rename). */
 int  sfs_unlink(struct sfs *s, const struct slice_cred *cr, const struct slice_vfh *dir,
 		const char *name);
+
+/* log.c: one line, no newline in fmt. */
+void sfs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void sfs_log_to_syslog(void);
 
 #define sfs_dbg(s, ...) do { if ((s)->debug) fprintf(stderr, "slicefs: " __VA_ARGS__); } while (0)
 
