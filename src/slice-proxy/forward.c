@@ -171,7 +171,7 @@ static void forward(struct proxy *p, struct orpc_call *c, uint32_t manager)
 	f->p = p;
 	f->c = c;
 	f->manager = manager;
-	if (pool_submit(p->pool, fwd_job, f) < 0) {
+	if (pool_submit(p->fwd_pool, fwd_job, f) < 0) {
 		free(f);
 		if (c->prog == NFS_PROG)
 			nfs_reply_status(c, NFS3ERR_JUKEBOX);   /* shutting down */

@@ -57,7 +57,8 @@ static void usage(FILE *o)
 "  --index I           this proxy's [proxy I] section (listen address, node)\n"
 "  --node N            Trapeze node id (default: [proxy I]'s, else the first\n"
 "                      free one of the cluster's client range)\n"
-"  --threads N         worker threads (default 16)\n"
+"  --threads N         threads for READ, WRITE, COMMIT (default 16; 4 more\n"
+"                      send forwarded calls)\n"
 "  --conns N           TCP connections per file manager (default 4)\n"
 "  --timeout-ms MS     a manager's answer or a data call waits this long at\n"
 "                      most (default 10000)\n"
@@ -208,7 +209,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if ((rc = pool_start((uint32_t)threads, &p->pool)) < 0) {
+	if ((rc = pool_start((uint32_t)threads, &p->pool)) < 0 || (rc = pool_start(4, &p->fwd_pool)) < 0) {
 		fprintf(stderr, "slice-proxy: threads: %s\n", strerror(-rc));
 		return 1;
 	}
@@ -239,7 +240,8 @@ int main(int argc, char **argv)
 	/* no new calls; the ones in hand finish (their replies are dropped
 	 * if their connection is gone) */
 	orpc_server_destroy(p->srv);
-	pool_stop(p->pool);
+	pool_stop(p->pool);       /* its SETATTRs may still forward: first */
+	pool_stop(p->fwd_pool);
 	for (uint32_t i = 0; i < p->managers; i++)
 		upstream_free(p->up[i]);
 	proxy_log(LOG_INFO, "forwarded %llu (%llu failed), data calls %llu (%llu failed)",

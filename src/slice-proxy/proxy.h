@@ -40,7 +40,9 @@ struct proxy {
 	struct slice_cluster *cl;
 	struct slice_vol     *vol;
 	struct orpc_server   *srv;
-	struct pool          *pool;
+	struct pool          *pool;       /* READ, WRITE, COMMIT, SETATTR (wait on block servers) */
+	struct pool          *fwd_pool;   /* forwarding sends (a connect at most): never behind
+					   * data calls stuck on a block server that is down */
 	struct upstream     **up;         /* one per manager */
 	uint32_t              managers;
 	uint32_t              conns;      /* connections per manager */

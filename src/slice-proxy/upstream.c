@@ -50,6 +50,14 @@ struct pending {
 	up_done_fn      done;
 	void           *arg;
 	struct pending *next;
+	/* The caller's call (its arguments) must outlive our writev: an end
+	 * that comes while the sender is still in it (the reply can beat the
+	 * syscall's return) is kept here and delivered by the sender. */
+	bool            sending;
+	bool            ended;
+	int             end_status;
+	uint8_t        *end_rec;
+	uint32_t        end_len;
 };
 
 struct upconn {
@@ -138,12 +146,30 @@ static struct pending *tab_take_expired(struct upconn *c, int64_t now, bool all)
 	return out;
 }
 
-static void fail_list(struct pending *pd, int err)
+/* The end of a call taken out of the table: now, or by its sender once
+ * its send is over.  rec (may be NULL) becomes ours. */
+static void complete(struct upconn *c, struct pending *pd, int status, uint8_t *rec, uint32_t len)
+{
+	pthread_mutex_lock(&c->mu);
+	if (pd->sending) {
+		pd->ended = true;
+		pd->end_status = status;
+		pd->end_rec = rec;
+		pd->end_len = len;
+		pthread_mutex_unlock(&c->mu);
+		return;
+	}
+	pthread_mutex_unlock(&c->mu);
+	pd->done(pd->arg, status, rec, len);
+	free(rec);
+	free(pd);
+}
+
+static void fail_list(struct upconn *c, struct pending *pd, int err)
 {
 	while (pd) {
 		struct pending *next = pd->next;
-		pd->done(pd->arg, err, NULL, 0);
-		free(pd);
+		complete(c, pd, err, NULL, 0);
 		pd = next;
 	}
 }
@@ -245,7 +271,7 @@ static void drop_conn(struct upconn *c, struct orpc_rm *rm)
 	orpc_rm_reset(rm);
 	if (lost)
 		proxy_log(LOG_INFO, "manager %u: connection %u lost with calls in flight", c->u->index, c->id);
-	fail_list(lost, -ECONNRESET);
+	fail_list(c, lost, -ECONNRESET);
 }
 
 /* ---- the reader ------------------------------------------------------------------- */
@@ -260,11 +286,10 @@ static void deliver(struct upconn *c, uint8_t *rec, uint32_t len)
 	pthread_mutex_lock(&c->mu);
 	struct pending *pd = tab_take(c, xid);
 	pthread_mutex_unlock(&c->mu);
-	if (pd) {   /* else: answered after its deadline - dropped */
-		pd->done(pd->arg, 0, rec, len);
-		free(pd);
-	}
-	free(rec);
+	if (pd)
+		complete(c, pd, 0, rec, len);
+	else
+		free(rec);   /* answered after its deadline: dropped */
 }
 
 static void *reader_main(void *arg)
@@ -290,7 +315,7 @@ static void *reader_main(void *arg)
 			pthread_cond_timedwait(&c->cv, &c->mu, &ts);
 		}
 		pthread_mutex_unlock(&c->mu);
-		fail_list(late, atomic_load(&u->stop) ? -ESHUTDOWN : -ETIMEDOUT);
+		fail_list(c, late, atomic_load(&u->stop) ? -ESHUTDOWN : -ETIMEDOUT);
 		if (atomic_load(&u->stop))
 			break;
 		if (fd < 0)
@@ -397,6 +422,7 @@ void upstream_call(struct upstream *u, uint32_t xid_hint, uint32_t prog, uint32_
 	for (int k = 0; k < 64 && (!xid || tab_has(c, xid)); k++)
 		xid = c->next_xid++;
 	pd->xid = xid;
+	pd->sending = true;
 	tab_add(c, pd);   /* before sending: the reply may beat us back */
 	pthread_mutex_unlock(&c->mu);
 
@@ -418,14 +444,22 @@ void upstream_call(struct upstream *u, uint32_t xid_hint, uint32_t prog, uint32_
 	if (rc < 0)
 		shutdown(fd, SHUT_RDWR);   /* half a record went out: the stream is lost */
 	pthread_mutex_unlock(&c->send_mu);
-	if (rc < 0) {
-		pthread_mutex_lock(&c->mu);
-		pd = tab_take(c, xid);   /* NULL: the reader failed it already */
-		pthread_mutex_unlock(&c->mu);
-		if (pd) {
-			free(pd);
-			done(arg, rc, NULL, 0);
-		}
+
+	pthread_mutex_lock(&c->mu);
+	pd->sending = false;
+	bool ended = pd->ended;
+	struct pending *mine = NULL;
+	if (!ended && rc < 0)
+		mine = tab_take(c, xid);   /* NULL: the reader failed it already */
+	pthread_mutex_unlock(&c->mu);
+	/* pd is not ours to touch any more unless it ended or we took it */
+	if (ended) {
+		pd->done(pd->arg, pd->end_status, pd->end_rec, pd->end_len);
+		free(pd->end_rec);
+		free(pd);
+	} else if (mine) {
+		free(mine);
+		done(arg, rc, NULL, 0);
 	}
 }
 
@@ -501,7 +535,7 @@ void upstream_free(struct upstream *u)
 			close(c->fd);
 		c->fd = -1;
 		pthread_mutex_unlock(&c->mu);
-		fail_list(rest, -ESHUTDOWN);
+		fail_list(c, rest, -ESHUTDOWN);
 	}
 	free(u->c);
 	free(u);
