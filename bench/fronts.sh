@@ -340,10 +340,34 @@ fio_run() {
 }
 fj() { jq -r "$1" "$FIO_JSON" 2>/dev/null; }
 
+# The machine is shared: before each system's runs wait (QUIET_MAX s at
+# most) until the CPUs were QUIET_IDLE idle over half a second, and record
+# the idle fraction seen (group env), as the peers' storage.sh does.
+QUIET_IDLE=${QUIET_IDLE:-0.8}
+QUIET_MAX=${QUIET_MAX:-20}
+cpu_idle() {
+    local a b
+    a=$(head -1 /proc/stat); sleep 0.5; b=$(head -1 /proc/stat)
+    awk -v a="$a" -v b="$b" 'BEGIN { n = split(a, x, " "); split(b, y, " "); t = 0
+        for (i = 2; i <= n; i++) t += y[i] - x[i]
+        printf "%.2f", (t > 0 ? ((y[5] - x[5]) + (y[6] - x[6])) / t : 0) }'
+}
+quiet_gate() { # GROUP
+    local t0=$SECONDS idle
+    while :; do
+        idle=$(cpu_idle)
+        awk -v f="$idle" -v q="$QUIET_IDLE" 'BEGIN { exit !(f >= q) }' && break
+        ((SECONDS - t0 >= QUIET_MAX)) && { log "  (busy: CPUs $idle idle after ${QUIET_MAX} s, measuring anyway)"; break; }
+        sleep 1
+    done
+    emit env "idle_before.$1" fraction "$idle"
+}
+
 # fuse_suite GROUP DIR: the fio jobs and fs-meta on one mount
 fuse_suite() {
     local g=$1 d=$2 f=$2/fbench.dat line
     rm -f "$f"
+    quiet_gate "$g"
     drop_caches
     fio_run "$g" seqwrite --filename="$f" --rw=write --bs=1M --size="${SIZE_MIB}m" --ioengine=psync \
         --direct=0 --end_fsync=1 &&
@@ -374,6 +398,7 @@ meta_posix() {
 # nfs_suite GROUP URL: nfs-io and fmd-meta against one NFSv3 server
 nfs_suite() {
     local g=$1 url=$2 logf line mode qd p
+    quiet_gate "$g"
     for mode in write read rand1 rand16; do
         logf=$LOGS/$g-$mode-r$REP.json
         case $mode in
@@ -448,6 +473,7 @@ write_md() {
             grep -v '^- pinning:'
         echo "- **pinning: none** (each system is several daemons sharing both CPUs with the workload tool, see below)"
         echo "- systems up: ${UP[*]:-none}; checks: $nfail failed run(s) (must be 0)"
+        echo "- CPU idle fraction before each system's runs (median): $(med env idle_before.slicefs) slicefs, $(med env idle_before.gluster) GlusterFS, $(med env idle_before.pt) passthrough, $(med env idle_before.proxy) slice-proxy, $(med env idle_before.ganesha) ganesha (each waited up to $QUIET_MAX s for ≥ $QUIET_IDLE)"
         echo "- sizes: $SIZE_MIB MiB file, $FILES files of 4 KiB, $RAND_SECS s per random-read run"
         echo
         echo "## Goals"
