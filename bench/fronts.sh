@@ -473,7 +473,7 @@ write_md() {
             grep -v '^- pinning:'
         echo "- **pinning: none** (each system is several daemons sharing both CPUs with the workload tool, see below)"
         echo "- systems up: ${UP[*]:-none}; checks: $nfail failed run(s) (must be 0)"
-        echo "- CPU idle fraction before each system's runs (median): $(med env idle_before.slicefs) slicefs, $(med env idle_before.gluster) GlusterFS, $(med env idle_before.pt) passthrough, $(med env idle_before.proxy) slice-proxy, $(med env idle_before.ganesha) ganesha (each waited up to $QUIET_MAX s for ≥ $QUIET_IDLE)"
+        echo "- CPU idle fraction before each system's runs (median): $(orna "$(med env idle_before.slicefs)") slicefs, $(orna "$(med env idle_before.gluster)") GlusterFS, $(orna "$(med env idle_before.pt)") passthrough, $(orna "$(med env idle_before.proxy)") slice-proxy, $(orna "$(med env idle_before.ganesha)") ganesha (each waited up to $QUIET_MAX s for ≥ $QUIET_IDLE)"
         echo "- sizes: $SIZE_MIB MiB file, $FILES files of 4 KiB, $RAND_SECS s per random-read run"
         echo
         echo "## Goals"
