@@ -192,6 +192,14 @@ ssize_t slice_vol_pwrite(struct slice_vol *v, const struct slice_cred *cr, const
 int     slice_vol_commit(struct slice_vol *v, const struct slice_cred *cr, const struct slice_vfh *fh,
 			 struct slice_attr *attr);
 uint64_t slice_vol_write_verifier(const struct slice_vol *v);
+/* Close-to-open for the proxy's clients, whose GETATTR at open reaches the
+ * manager through the proxy: slice_vol_stale says (without waiting)
+ * whether the manager's attributes mgr show a change this volume did not
+ * make to a file its stateless side has open (size, mtime); slice_vol_drop
+ * then closes that file (committing, reporting) unless a call is using it,
+ * so that the next READ or WRITE opens it anew. */
+bool     slice_vol_stale(struct slice_vol *v, const struct slice_vfh *fh, const struct slice_attr *mgr);
+int      slice_vol_drop(struct slice_vol *v, const struct slice_vfh *fh);
 
 /* NFSv3 status (nfsstat3) to -errno, and back. */
 int      slice_nfs3_errno(uint32_t nfsstat3);

@@ -179,3 +179,53 @@ int slice_vol_commit(struct slice_vol *v, const struct slice_cred *cr, const str
 	put(v, f);
 	return rc;
 }
+
+/*
+ * Close-to-open for the proxy's clients: a client revalidates a file at
+ * open with GETATTR (which the proxy forwards to the manager); when the
+ * manager's attributes show a change this volume did not make - another
+ * size, another mtime than its own writes left - the open file (its size,
+ * map and read-ahead buffers) is stale and must go before that client
+ * reads.  slice_vol_stale only looks (no waiting: callable from a reply
+ * thread); slice_vol_drop closes (commits, reports) the file if no call is
+ * using it, so that the next READ or WRITE opens it anew.
+ */
+bool slice_vol_stale(struct slice_vol *v, const struct slice_vfh *fh, const struct slice_attr *mgr)
+{
+	struct slice_fh_info fi;
+	if (vol_fh_route(v, fh, &fi) < 0)
+		return false;
+	bool stale = false;
+	pthread_mutex_lock(&v->files_lock);
+	struct slice_vfile *f = find(v, fi.fileid);
+	if (f && !f->users && f->fh.len == fh->len && memcmp(f->fh.b, fh->b, fh->len) == 0) {
+		pthread_mutex_lock(&f->lock);
+		/* with writes not yet reported the manager is behind us, not ahead */
+		stale = !f->dirty && (mgr->size != f->size || mgr->mtime.tv_sec != f->attr.mtime.tv_sec ||
+				      mgr->mtime.tv_nsec != f->attr.mtime.tv_nsec);
+		pthread_mutex_unlock(&f->lock);
+	}
+	pthread_mutex_unlock(&v->files_lock);
+	return stale;
+}
+
+int slice_vol_drop(struct slice_vol *v, const struct slice_vfh *fh)
+{
+	struct slice_fh_info fi;
+	int rc = vol_fh_route(v, fh, &fi);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&v->files_lock);
+	struct slice_vfile *f = find(v, fi.fileid);
+	if (!f || f->users) {   /* in use: it stays (the caller's READ comes after) */
+		pthread_mutex_unlock(&v->files_lock);
+		return 0;
+	}
+	f->users = 1;   /* ours now, as evict() takes one */
+	v->nlru--;
+	pthread_mutex_unlock(&v->files_lock);
+	rc = vol_file_close(f);
+	if (rc < 0)
+		bump_verifier(v);
+	return rc;
+}

@@ -213,7 +213,7 @@ static void do_commit(struct proxy *p, struct orpc_call *c, const COMMIT3args *a
  * file of that handle (the stateless side's) must have its write-behind
  * land before the cut and learn the new size and map after it - else
  * data written before a truncation could reappear, and reads would stop
- * at the old size.  Other SETATTRs, and guarded ones, are forwarded.
+ * at the old size.  Other SETATTRs are forwarded.
  */
 static void do_setattr_size(struct proxy *p, struct orpc_call *c, const SETATTR3args *a,
 			    const struct slice_cred *cr)
@@ -251,10 +251,25 @@ static void do_setattr_size(struct proxy *p, struct orpc_call *c, const SETATTR3
 		s.mtime.tv_nsec = in->mtime.set_mtime_u.mtime.nseconds;
 	}
 	uint32_t st = check_fh(&a->object, &vfh, &fsid);
+	bool have_attr = false;
+	if (st == NFS3_OK && a->guard.check) {
+		/* the guard, checked here: not atomic with the change (another
+		 * client's change in between is not seen), as close as the
+		 * volume client's API allows */
+		int rc = slice_vol_getattr(p->vol, cr, &vfh, &attr);
+		if (rc < 0) {
+			st = status_of(rc);
+		} else if ((uint32_t)attr.ctime.tv_sec != a->guard.sattrguard3_u.obj_ctime.seconds ||
+			   (uint32_t)attr.ctime.tv_nsec != a->guard.sattrguard3_u.obj_ctime.nseconds) {
+			st = NFS3ERR_NOT_SYNC;
+			have_attr = true;
+		}
+	}
 	if (st == NFS3_OK) {
 		int rc = slice_vol_setattr(p->vol, cr, &vfh, &s, &attr);
 		if (rc < 0)
 			st = status_of(rc);
+		have_attr = rc == 0;
 	}
 	uint8_t *body = orpc_reply_buf(c, 4 + 8 + 84);
 	if (!body) {
@@ -265,7 +280,7 @@ static void do_setattr_size(struct proxy *p, struct orpc_call *c, const SETATTR3
 	orpc_xdrw_init(&w, body, 4 + 8 + 84);
 	orpc_xdrw_u32(&w, st);
 	orpc_xdrw_u32(&w, 0);   /* pre-op attributes: the manager's, not known here */
-	xdr_post(&w, st == NFS3_OK ? &attr : NULL, fsid);
+	xdr_post(&w, have_attr ? &attr : NULL, fsid);
 	orpc_reply_send(c, w.pos);
 }
 
@@ -289,7 +304,7 @@ static void data_job(void *arg)
 	proxy_cred(c, &cr);
 	switch (c->proc) {
 	case NFS3_SETATTR:
-		if (a->u.setattr.new_attributes.size.set_it && !a->u.setattr.guard.check) {
+		if (a->u.setattr.new_attributes.size.set_it) {
 			do_setattr_size(p, c, &a->u.setattr, &cr);
 		} else {
 			atomic_fetch_sub(&p->data_calls, 1);

@@ -81,6 +81,70 @@ static void reply_unreachable(struct fwd *f, int err)
 	}
 }
 
+/* fattr3's size and mtime (what close-to-open compares). */
+static void read_fattr(struct orpc_xdr *x, struct slice_attr *a)
+{
+	memset(a, 0, sizeof(*a));
+	(void)orpc_xdr_fixed(x, 5 * 4);           /* type, mode, nlink, uid, gid */
+	a->size = orpc_xdr_u64(x);
+	(void)orpc_xdr_fixed(x, 8 + 8 + 8 + 8 + 8); /* used, rdev, fsid, fileid, atime */
+	a->mtime.tv_sec = orpc_xdr_u32(x);
+	a->mtime.tv_nsec = orpc_xdr_u32(x);
+}
+
+/*
+ * A GETATTR or LOOKUP answer names a file with the manager's attributes:
+ * if the volume client has that file open and it changed elsewhere, the
+ * stale open file must go before this client - which revalidated to open
+ * the file - reads through us.  fh gets the file's handle.
+ */
+static bool stale_file(struct proxy *p, const struct orpc_call *c, const uint8_t *body, size_t len,
+		       struct slice_vfh *fh)
+{
+	struct orpc_xdr x;
+	struct slice_attr a;
+	uint32_t n;
+	const uint8_t *h;
+
+	if (c->proc == NFS3_GETATTR) {
+		orpc_xdr_init(&x, c->args, c->args_len);
+		h = orpc_xdr_opaque(&x, &n, SLICE_VOL_FH_MAX);
+		if (x.bad || !h)
+			return false;
+		orpc_xdr_init(&x, body, len);
+		if (orpc_xdr_u32(&x) != NFS3_OK)
+			return false;
+	} else {   /* LOOKUP: status, handle, post_op_attr */
+		orpc_xdr_init(&x, body, len);
+		if (orpc_xdr_u32(&x) != NFS3_OK)
+			return false;
+		h = orpc_xdr_opaque(&x, &n, SLICE_VOL_FH_MAX);
+		if (x.bad || !h || orpc_xdr_u32(&x) != 1)
+			return false;
+	}
+	read_fattr(&x, &a);
+	if (x.bad)
+		return false;
+	fh->len = n;
+	memcpy(fh->b, h, n);
+	return slice_vol_stale(p->vol, fh, &a);
+}
+
+struct drop_then_reply {
+	struct proxy     *p;
+	struct orpc_call *c;
+	struct slice_vfh  fh;
+	size_t            len;
+};
+
+static void drop_job(void *arg)
+{
+	struct drop_then_reply *d = arg;
+	slice_vol_drop(d->p->vol, &d->fh);
+	orpc_reply_send(d->c, d->len);
+	free(d);
+}
+
 /* The manager's reply message (from its xid on) back to our client. */
 static void fwd_done(void *arg, int status, const uint8_t *msg, size_t len)
 {
@@ -109,12 +173,27 @@ static void fwd_done(void *arg, int status, const uint8_t *msg, size_t len)
 		} else if (astat == ORPC_SUCCESS) {
 			size_t blen = orpc_xdr_left(&x);
 			uint8_t *body = orpc_reply_buf(c, blen);
-			if (body) {
-				memcpy(body, x.p + x.pos, blen);
-				orpc_reply_send(c, blen);
-			} else {
+			struct drop_then_reply *d = NULL;
+			if (!body) {
 				orpc_reply_error(c, ORPC_SYSTEM_ERR);
+				free(f);
+				return;
 			}
+			memcpy(body, x.p + x.pos, blen);
+			/* closing a stale file waits (commits): not on this thread,
+			 * and before the reply (the client reads next) */
+			if (c->prog == NFS_PROG && (c->proc == NFS3_GETATTR || c->proc == NFS3_LOOKUP) &&
+			    (d = malloc(sizeof(*d))) && stale_file(f->p, c, body, blen, &d->fh)) {
+				d->p = f->p;
+				d->c = c;
+				d->len = blen;
+				if (pool_submit(f->p->pool, drop_job, d) == 0) {
+					free(f);
+					return;
+				}
+			}
+			free(d);
+			orpc_reply_send(c, blen);
 		} else {
 			orpc_reply_error(c, astat <= ORPC_SYSTEM_ERR ? (enum orpc_accept_stat)astat
 								     : ORPC_SYSTEM_ERR);

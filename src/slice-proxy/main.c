@@ -62,6 +62,8 @@ static void usage(FILE *o)
 "  --conns N           TCP connections per file manager (default 4)\n"
 "  --timeout-ms MS     a manager's answer or a data call waits this long at\n"
 "                      most (default 10000)\n"
+"  --rpcbind           register NFS 3 and MOUNT 3 with the local rpcbind (so\n"
+"                      that clients find the port), unregister at exit\n"
 "  -v, --verbose       log more\n"
 "  -h, --help          this text\n"
 "\n"
@@ -110,12 +112,14 @@ int main(int argc, char **argv)
 		{ "threads", required_argument, NULL, 't' },
 		{ "conns", required_argument, NULL, 'C' },
 		{ "timeout-ms", required_argument, NULL, 'T' },
+		{ "rpcbind", no_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *cluster_file = NULL, *listen = NULL;
 	long index = -1, node = 0, threads = 16, conns = 4, timeout_ms = 10000;
+	bool rpcbind = false;
 	int o;
 
 	while ((o = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
@@ -127,6 +131,7 @@ int main(int argc, char **argv)
 		case 't': threads = num_arg("--threads", optarg, 1, 1024); break;
 		case 'C': conns = num_arg("--conns", optarg, 1, 64); break;
 		case 'T': timeout_ms = num_arg("--timeout-ms", optarg, 100, 3600000); break;
+		case 'R': rpcbind = true; break;
 		case 'v': proxy_verbose = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -226,6 +231,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "slice-proxy: listen on %s: %s\n", listen, strerror(-rc));
 		return 1;
 	}
+	if (rpcbind) {
+		/* a registration left by an earlier run that was killed goes first */
+		orpc_pmap_unset(NFS_PROG, 3);
+		orpc_pmap_unset(MOUNT_PROG, 3);
+		if ((rc = orpc_pmap_set(NFS_PROG, 3, bound)) == 0)
+			rc = orpc_pmap_set(MOUNT_PROG, 3, bound);
+		if (rc < 0) {
+			proxy_log(LOG_WARNING, "not registered with rpcbind (%s): clients name the port",
+				  strerror(-rc));
+			rpcbind = false;
+		}
+	}
 	const char *uaddr = strcmp(laddr, "0.0.0.0") == 0 || strcmp(laddr, "::") == 0 ? "127.0.0.1" : laddr;
 	printf("ready nfs=%u mount=%u url=nfs://%s%s%s%s?nfsport=%u&mountport=%u\n", bound, bound,
 	       strchr(uaddr, ':') ? "[" : "", uaddr, strchr(uaddr, ':') ? "]" : "", p->cl->export_path,
@@ -239,6 +256,10 @@ int main(int argc, char **argv)
 	atomic_store(&p->stopping, true);
 	/* no new calls; the ones in hand finish (their replies are dropped
 	 * if their connection is gone) */
+	if (rpcbind) {
+		orpc_pmap_unset(NFS_PROG, 3);
+		orpc_pmap_unset(MOUNT_PROG, 3);
+	}
 	orpc_server_destroy(p->srv);
 	pool_stop(p->pool);       /* its SETATTRs may still forward: first */
 	pool_stop(p->fwd_pool);

@@ -84,8 +84,7 @@ int  upstream_new(const char *hostport, uint32_t index, int timeout_ms, uint32_t
 		  struct upstream **out);
 /* Send a call (prog, vers, proc, the raw credential, the args) and call
  * done when it ends; may block briefly (connect, send): worker threads
- * only.  xid_hint: the xid to use if free (0: any); the same hint also
- * picks the same connection. */
+ * only.  xid_hint: the xid to use if free (0: any). */
 void upstream_call(struct upstream *u, uint32_t xid_hint, uint32_t prog, uint32_t vers, uint32_t proc,
 		   const uint8_t *cred_raw, uint32_t cred_len, const uint8_t *args, uint32_t args_len,
 		   up_done_fn done, void *arg);

@@ -9,15 +9,17 @@
  * try runs, or two clients whose hints meet): then a fresh one of the
  * connection's.  The call is written whole with one writev (record
  * marking: one fragment) and waits in the connection's table until its
- * reply comes back - matched by xid - or its deadline passes.  One reader thread per
- * connection takes the replies and the deadlines; it alone closes the
- * socket, so a sender never writes to a descriptor number reused by
- * someone else.
+ * reply comes back - matched by xid - or its deadline passes.  One
+ * reader thread per connection takes the replies and the deadlines; it
+ * alone closes the socket, so a sender never writes to a descriptor
+ * number reused by someone else.
  *
  * A manager that is down: connecting is tried twice (1 s each at most),
- * then the connection stays "down" for half a second, failing calls at
- * once instead of making every caller wait for a connect that will fail
- * too.  A connection that breaks fails the calls it had in flight
+ * then the manager counts as down for half a second - all its
+ * connections fail calls at once instead of making every caller wait for
+ * a connect that will fail too; the first connect that works again ends
+ * that for all.  A call takes the next connection that is up, if any.
+ * A connection that breaks fails the calls it had in flight
  * (-ECONNRESET): they may or may not have run, and only the client can
  * decide to repeat them.
  */
@@ -68,7 +70,6 @@ struct upconn {
 	pthread_cond_t   cv;        /* the reader waits for a connection */
 	int              fd;
 	uint32_t         next_xid;
-	int64_t          down_until;
 	struct pending  *tab[NBUCKETS];
 	uint32_t         npending;
 	pthread_t        reader;
@@ -83,6 +84,7 @@ struct upstream {
 	uint32_t       nconns;
 	_Atomic uint32_t rr;
 	_Atomic bool   stop;
+	_Atomic int64_t down_until;   /* a connect failed: fail calls at once until then */
 	struct upconn *c;
 };
 
@@ -224,11 +226,10 @@ static int ensure_connected(struct upconn *c)
 	struct upstream *u = c->u;
 	pthread_mutex_lock(&c->mu);
 	int fd = c->fd;
-	int64_t down = c->down_until;
 	pthread_mutex_unlock(&c->mu);
 	if (fd >= 0)
 		return fd;
-	if (now_ms() < down)
+	if (now_ms() < atomic_load(&u->down_until))
 		return -ECONNREFUSED;
 	int rc = -ECONNREFUSED;
 	for (int i = 0; i < CONNECT_TRIES && !atomic_load(&u->stop); i++) {
@@ -242,10 +243,10 @@ static int ensure_connected(struct upconn *c)
 		c->fd = rc;
 		pthread_cond_signal(&c->cv);
 		proxy_log(LOG_DEBUG, "manager %u: connection %u up", u->index, c->id);
-	} else {
-		c->down_until = now_ms() + DOWN_MS;
 	}
 	pthread_mutex_unlock(&c->mu);
+	/* the manager is down or back: for all its connections */
+	atomic_store(&u->down_until, rc >= 0 ? 0 : now_ms() + DOWN_MS);
 	if (rc < 0)
 		proxy_log(LOG_DEBUG, "manager %u (%s:%s): cannot connect: %s", u->index, u->host, u->port,
 			  strerror(-rc));
@@ -391,7 +392,19 @@ void upstream_call(struct upstream *u, uint32_t xid_hint, uint32_t prog, uint32_
 		   up_done_fn done, void *arg)
 {
 	static const uint8_t none_auth[8] = { 0 };
-	uint32_t i = (xid_hint ? xid_hint : atomic_fetch_add(&u->rr, 1)) % u->nconns;
+	/* the next connection, or rather one that is up: a connection of a
+	 * restarted manager that has not reconnected yet need not wait */
+	uint32_t i = atomic_fetch_add(&u->rr, 1) % u->nconns;
+	for (uint32_t k = 0; k < u->nconns; k++) {
+		struct upconn *t = &u->c[(i + k) % u->nconns];
+		pthread_mutex_lock(&t->mu);
+		bool up = t->fd >= 0;
+		pthread_mutex_unlock(&t->mu);
+		if (up) {
+			i = (i + k) % u->nconns;
+			break;
+		}
+	}
 	struct upconn *c = &u->c[i];
 	struct pending *pd = calloc(1, sizeof(*pd));
 	if (!pd || atomic_load(&u->stop)) {
