@@ -55,6 +55,8 @@
 #
 # FRONTS_ONLY="slice pt gluster ganesha" (the default) brings up only those
 # systems ("slice": slicefs and slice-proxy), for development.
+# FRONTS_RA_KB=N sets the kernel read-ahead of every FUSE mount to N KiB
+# (slicefs raises its own to 4 MiB when it mounts; the peers keep 128 KiB).
 # Writes DIR/fronts.{tsv,md,png} and the tools' output under DIR/fronts-logs/.
 # Needs root (mounts, namespaces, drop_caches); installs fio,
 # glusterfs-server, nfs-ganesha(-vfs), rpcbind, libnfs-utils, gnuplot-nox
@@ -103,6 +105,17 @@ fuse_umount() {
     [[ -n $dev && -e /sys/fs/fuse/connections/${dev#*:}/abort ]] &&
         { log "aborting the FUSE connection of $1"; echo 1 >"/sys/fs/fuse/connections/${dev#*:}/abort"; }
     umount "$1" 2>/dev/null || umount -l "$1"
+}
+
+# fuse_ra M [KB]: the kernel read-ahead of FUSE mount M (its bdi is 0:minor),
+# set to KB first if given
+fuse_ra() {
+    local dev f
+    dev=$(awk -v m="$1" '$5 == m { print $3 }' /proc/self/mountinfo | tail -1)
+    f=/sys/class/bdi/$dev/read_ahead_kb
+    [[ -n $dev && -e $f ]] || { echo "?"; return; }
+    [[ -n ${2:-} ]] && echo "$2" >"$f"
+    cat "$f"
 }
 
 cleanup() {
@@ -375,6 +388,17 @@ fuse_suite() {
     drop_caches
     fio_run "$g" seqread --filename="$f" --rw=read --bs=1M --size="${SIZE_MIB}m" --ioengine=psync --direct=0 &&
         emit "$g" seqread MiB/s "$(fj '.jobs[0].read.bw_bytes / 1048576 | . * 10 | round / 10')"
+    # again with every mount's read-ahead at 4 MiB (what slicefs sets for
+    # itself), so that the comparison does not hang on that one setting
+    local ra0
+    ra0=$(fuse_ra "$d")
+    if [[ $ra0 =~ ^[0-9]+$ ]]; then
+        fuse_ra "$d" 4096 >/dev/null
+        drop_caches
+        fio_run "$g" seqread-ra4m --filename="$f" --rw=read --bs=1M --size="${SIZE_MIB}m" --ioengine=psync --direct=0 &&
+            emit "$g" seqread.ra4m MiB/s "$(fj '.jobs[0].read.bw_bytes / 1048576 | . * 10 | round / 10')"
+        fuse_ra "$d" "$ra0" >/dev/null
+    fi
     fio_run "$g" rand-qd1 --filename="$f" --rw=randread --bs=4k --size="${SIZE_MIB}m" --ioengine=psync \
         --direct=1 --norandommap --randrepeat=0 --time_based --runtime="$RAND_SECS" &&
         { emit "$g" rand4k.qd1 IOPS "$(fj '.jobs[0].read.iops | round')"
@@ -430,6 +454,17 @@ nfs_suite() {
 }
 
 is_up() { [[ " ${UP[*]} " == *" $1 "* ]]; }
+# the read-ahead each FUSE mount got (slicefs raises its own); FRONTS_RA_KB
+# sets it on every FUSE mount alike
+RA_INFO=""
+record_ra() {
+    local g m
+    for g in slicefs gluster pt; do
+        is_up $g || continue
+        case $g in slicefs) m=$SLICEFS_MNT ;; gluster) m=$GL_MNT ;; pt) m=$PT_MNT ;; esac
+        RA_INFO+="${RA_INFO:+, }$g $(fuse_ra "$m" "${FRONTS_RA_KB:-}") KiB"
+    done
+}
 run_slicefs() { is_up slicefs && fuse_suite slicefs "$SLICEFS_MNT"; }
 run_gluster() { is_up gluster && fuse_suite gluster "$GL_MNT"; }
 run_pt() { is_up pt && fuse_suite pt "$PT_MNT"; }
@@ -474,6 +509,7 @@ write_md() {
         echo "- **pinning: none** (each system is several daemons sharing both CPUs with the workload tool, see below)"
         echo "- systems up: ${UP[*]:-none}; checks: $nfail failed run(s) (must be 0)"
         echo "- CPU idle fraction before each system's runs (median): $(orna "$(med env idle_before.slicefs)") slicefs, $(orna "$(med env idle_before.gluster)") GlusterFS, $(orna "$(med env idle_before.pt)") passthrough, $(orna "$(med env idle_before.proxy)") slice-proxy, $(orna "$(med env idle_before.ganesha)") ganesha (each waited up to $QUIET_MAX s for ≥ $QUIET_IDLE)"
+        echo "- kernel read-ahead of the FUSE mounts: ${RA_INFO:-n/a}$([[ -n ${FRONTS_RA_KB:-} ]] && echo " (set alike by FRONTS_RA_KB)" || echo " (as each mounted: slicefs raises its own to 4 MiB, the others keep the kernel's 128 KiB)")"
         echo "- sizes: $SIZE_MIB MiB file, $FILES files of 4 KiB, $RAND_SECS s per random-read run"
         echo
         echo "## Goals"
@@ -482,8 +518,10 @@ write_md() {
         echo "|---|---:|---:|---|---:|---|"
         goal_row "sequential write MiB/s vs GlusterFS" seqwrite gluster 2
         goal_row "sequential read MiB/s vs GlusterFS" seqread gluster 2
+        goal_row "sequential read MiB/s vs GlusterFS, both with 4 MiB read-ahead" seqread.ra4m gluster 2
         goal_row "sequential write MiB/s vs passthrough" seqwrite pt 0.7
         goal_row "sequential read MiB/s vs passthrough" seqread pt 0.7
+        goal_row "sequential read MiB/s vs passthrough, both with 4 MiB read-ahead" seqread.ra4m pt 0.7
         for m in create stat remove; do goal_row "metadata: $m/s vs GlusterFS" "meta.$m" gluster 2; done
         echo
         echo "For information (no goal): slice-proxy beside nfs-ganesha, the same libnfs client."
@@ -497,11 +535,11 @@ write_md() {
         echo
         echo "## All systems (median of $REPS rep(s))"
         echo
-        echo "| system | seq write MiB/s | seq read MiB/s | 4K rand read IOPS QD1 | QD1 mean µs | 4K rand IOPS QD16 | create/s | stat/s | remove/s |"
-        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+        echo "| system | seq write MiB/s | seq read MiB/s | seq read, 4 MiB RA | 4K rand read IOPS QD1 | QD1 mean µs | 4K rand IOPS QD16 | create/s | stat/s | remove/s |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         for g in slicefs gluster pt proxy ganesha; do
             row="| $(label $g)"
-            for m in seqwrite seqread rand4k.qd1 rand4k.qd1.lat rand4k.qd16 meta.create meta.stat meta.remove; do
+            for m in seqwrite seqread seqread.ra4m rand4k.qd1 rand4k.qd1.lat rand4k.qd16 meta.create meta.stat meta.remove; do
                 row+=" | $(orna "$(med $g $m)")"
             done
             echo "$row |"
@@ -514,6 +552,9 @@ write_md() {
         echo "\`end_fsync=1\` (the rate includes the final fsync).  Sequential read: the same file,"
         echo "1 MiB \`psync\` reads, buffered, right after \`sync; echo 3 > /proc/sys/vm/drop_caches\`"
         echo "(the client's page cache starts empty; the tmpfs backing stores keep their data)."
+        echo "Each mount reads with its own kernel read-ahead (slicefs raises its mount's to 4 MiB,"
+        echo "GlusterFS and passthrough_ll keep the kernel's 128 KiB), then again after setting every"
+        echo "mount's \`/sys/class/bdi/0:N/read_ahead_kb\` to 4096 and dropping the caches (\`seqread.ra4m\`)."
         echo "Random reads: 4 KiB, \`direct=1\` (every read goes to the FUSE daemon), $RAND_SECS s;"
         echo "QD1 is one \`psync\` thread; **QD16 is \`numjobs=16\` \`psync\` threads** (16 reads in flight"
         echo "from 16 threads: FUSE gives libaio no real asynchronous direct I/O, so an"
@@ -599,4 +640,5 @@ for s in ${FRONTS_ONLY:-slice pt gluster ganesha}; do
         *) "${s}_up" && UP+=("$s") || log "WARN: $s did not come up: no $s rows" ;;
     esac
 done
+record_ra
 bench_run run_slicefs run_gluster run_pt run_proxy run_ganesha
