@@ -325,6 +325,18 @@ void orpc_server_counters(struct orpc_server *s, struct orpc_counters *out);
 
 /* ---- rpcbind (portmapper v2) registration ---------------------------------- */
 
+/* ---- export rules by client address (allow.c) --------------------------- */
+
+struct orpc_cidr {
+	int     family;            /* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+	int     bits;              /* prefix length */
+};
+/* "ADDR[/BITS]" in the n bytes at s: 0 or -EINVAL. */
+int  orpc_cidr_parse(const char *s, size_t n, struct orpc_cidr *out);
+/* Is peer inside one of the n prefixes?  n == 0: loopback only. */
+bool orpc_peer_allowed(const struct orpc_cidr *allow, uint32_t n, const struct sockaddr_storage *peer);
+
 /* Register/unregister prog/vers on TCP port with the portmapper at
  * 127.0.0.1:111 (UDP).  -ECONNREFUSED / -ETIMEDOUT when none runs. */
 int orpc_pmap_set(uint32_t prog, uint32_t vers, uint16_t port);

@@ -145,6 +145,9 @@ int  slice_set_map(struct slice_file *f, const struct slice_block_map *map);
 /* slice_fsync, then free.  Returns slice_fsync's result (-EBUSY, and
  * nothing done, while reads started with slice_read_start are not ended). */
 int  slice_close(struct slice_file *f);
+/* slice_flush, then free, without a commit: the writes are acknowledged
+ * (in the servers' page cache), not stable.  close(2) without fsync(2). */
+int  slice_release(struct slice_file *f);
 
 /* Object-wide operations, on every server of the map. */
 int  slice_truncate(struct slice_client *c, const struct slice_block_map *map, uint64_t size);

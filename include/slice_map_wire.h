@@ -50,6 +50,12 @@ _Static_assert(sizeof(struct slm_getmap_res) == 32, "slm_getmap_res is 32 bytes"
 #define SLM_SET_SIZE   0x1u     /* size: the file's new size */
 #define SLM_SET_EXTEND 0x2u     /* size: grow to at least this (writes racing) */
 #define SLM_SET_MTIME  0x4u     /* mtime_ns: the time of the last write */
+/* The change need not be on disk before the reply (a close's report, not an
+ * fsync's): the manager commits it without waiting for the flush of its
+ * meta page, and makes it durable with its next ordinary commit or within
+ * a second.  A crash of the manager process loses nothing; a power cut may
+ * take back the latest lazy changes (docs/file-manager.md, Durability). */
+#define SLM_SET_LAZY   0x8u
 
 struct slm_setattr {
 	uint64_t fileid;

@@ -158,6 +158,11 @@ int slice_vol_statfs(struct slice_vol *v, const struct slice_cred *cr, const str
 struct slice_vfile;
 int     slice_vol_fopen(struct slice_vol *v, const struct slice_cred *cr, const struct slice_vfh *fh,
 			struct slice_vfile **out);
+/* The same, with the attributes the caller has just had from the manager
+ * for fh (CREATE's or GETATTR's answer): one GETATTR fewer.  -ESTALE if
+ * they are not fh's file's. */
+int     slice_vol_fopen_attr(struct slice_vol *v, const struct slice_cred *cr, const struct slice_vfh *fh,
+			     const struct slice_attr *attr, struct slice_vfile **out);
 /* Up to len bytes at off, bounded by the size: returns the count (0 at
  * and past the end) or -errno.  Holes read as zeros. */
 ssize_t slice_vol_read(struct slice_vfile *f, void *buf, size_t len, uint64_t off);
@@ -174,6 +179,13 @@ int     slice_vol_flush(struct slice_vfile *f);
 int     slice_vol_fsync(struct slice_vfile *f);
 /* fsync, then free; returns fsync's result. */
 int     slice_vol_fclose(struct slice_vfile *f);
+/* flush, then free, without a commit (close(2) without fsync(2)): the
+ * data is acknowledged by the block servers - in their page cache, which
+ * a crash of the server process does not lose, a power cut may - and the
+ * size reported.  attr (may be NULL): the attributes as this client last
+ * had them from the manager (size and mtime of the report).  Returns
+ * flush's result. */
+int     slice_vol_frelease(struct slice_vfile *f, struct slice_attr *attr);
 
 /* ---- the stateless side, for the NFS proxy ------------------------------- */
 

@@ -51,7 +51,10 @@ wait_line() {
 	return 1
 }
 
+# (Each start removes the last start's output first: the child truncates
+# it only once it runs, and wait_line could read the old ready line.)
 start_blockd() {
+	rm -f "$TMP/blockd$1.out"
 	"$B/bin/slice-blockd" --node "$1" --data "$TMP/blockd$1" --cache-mb 32 \
 		--fabric "$FABRIC" --listen shm >"$TMP/blockd$1.out" 2>"$TMP/blockd$1.log" &
 	PIDS="$PIDS $!"
@@ -62,6 +65,7 @@ start_blockd() {
 start_fmd() {
 	tag=$1
 	shift
+	rm -f "$TMP/$tag.out"
 	"$B/bin/slice-fmd" --data "$TMP/$tag" --export /slice --volume vol --nfs-port 0 \
 		--mount-port 0 --no-rpcbind "$@" >"$TMP/$tag.out" 2>"$TMP/$tag.log" &
 	FMD_PID=$!

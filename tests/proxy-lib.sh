@@ -28,6 +28,7 @@ start_manager() {
 	shift
 	other=$((1 - i))
 	eval "port=\$FMD${i}_PORT"
+	rm -f "$TMP/fmd$i.out"   # a restart must not read the last start's ready line
 	"$B/bin/slice-fmd" --data "$TMP/fmd$i" --export /slice --volume vol --no-rpcbind \
 		--nfs-port "$port" --mount-port "$port" --managers 2 --index "$i" --node $((2 + i)) \
 		--fabric "$FABRIC" --secret-file "$TMP/secret" --peer-fmd "$other=$((2 + other))=shm" \
@@ -65,6 +66,7 @@ start_cluster() {
 }
 
 start_proxy() {
+	rm -f "$TMP/proxy.out"   # a restart must not read the last start's ready line
 	"$B/bin/slice-proxy" --cluster "$TMP/cluster.conf" --listen 127.0.0.1:0 "$@" \
 		>"$TMP/proxy.out" 2>"$TMP/proxy.log" &
 	PROXY_PID=$!

@@ -25,7 +25,7 @@ static void check_defaults(void)
 	CHECK_RC(c.pool_frames, 512);
 	CHECK_RC(c.ring_slots, 256);
 	CHECK_RC(c.spin_us, 50);
-	CHECK_RC(c.fabric_nodes, 16);
+	CHECK_RC(c.fabric_nodes, 64);
 	CHECK(c.fabric == NULL && c.secret == NULL && c.log == NULL && c.log_arg == NULL,
 	      "default fabric/secret/log are not NULL");
 }

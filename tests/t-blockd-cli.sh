@@ -46,6 +46,7 @@ expect_exit() {
 start() {
 	name=$1
 	shift
+	rm -f "$T/$name.out"   # a restart must not read the last start's ready line
 	"$BIN" "$@" >"$T/$name.out" 2>"$T/$name.log" &
 	pid=$!
 	PIDS="$PIDS $pid"

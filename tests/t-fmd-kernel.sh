@@ -18,6 +18,7 @@ KNFS=${KNFS_SCRIPT:-$here/../../shared/tools/kernel-nfs-client.sh}
 # A clone elsewhere (CI) finds the team's copy at its usual place.
 [ -x "$KNFS" ] || KNFS=/work/shared/tools/kernel-nfs-client.sh
 [ -x "$KNFS" ] || { echo "$NAME: SKIP: no kernel-nfs-client.sh at $KNFS" >&2; exit 77; }
+. "$here/knfs_retry.sh"
 command -v qemu-system-x86_64 >/dev/null 2>&1 || { echo "$NAME: SKIP: no qemu-system-x86_64" >&2; exit 77; }
 have_blockd || { echo "$NAME: SKIP: no slice-blockd in this build (file data)" >&2; exit 77; }
 
@@ -26,7 +27,7 @@ start_blockd 3
 # the guest is uid 0 and the export must let it create: no squash
 start_fmd fmd --no-root-squash --root-mode 0777 --node 1 --fabric "$FABRIC" \
 	--blockd 2=shm --blockd 3=shm
-KNFS_TIMEOUT=${KNFS_TIMEOUT:-120} "$KNFS" "$NFS_PORT" "$MOUNT_PORT" /slice >"$TMP/knfs.out" 2>"$TMP/knfs.log"
+KNFS_TIMEOUT=${KNFS_TIMEOUT:-120} knfs_run "$TMP/knfs.out" "$TMP/knfs.log" "$NFS_PORT" "$MOUNT_PORT" /slice
 rc=$?
 grep '^KNFS' "$TMP/knfs.out" >&2
 [ $rc -eq 0 ] || fail "the kernel client's checks failed (rc $rc)"

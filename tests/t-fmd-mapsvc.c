@@ -91,6 +91,25 @@ int main(int argc, char **argv)
 	EXPECT_NFS(nc_getattr(&c, &f, &nr), NFS3_OK);
 	CHECK(nr.attr.size == 5000, "NFS sees the size: %llu", (unsigned long long)nr.attr.size);
 
+	/* a lazy report (a close's): answered, seen at once, and a kill -9
+	 * of the manager right after it loses nothing (the page cache) */
+	CHECK_RC(setattr(fid, 7000, 0, SLM_SET_EXTEND | SLM_SET_LAZY, &ar), 0);
+	CHECK(ar.size == 7000, "lazy setattr result %llu", (unsigned long long)ar.size);
+	EXPECT_NFS(nc_getattr(&c, &f, &nr), NFS3_OK);
+	CHECK(nr.attr.size == 7000, "NFS sees the lazy size: %llu", (unsigned long long)nr.attr.size);
+	nc_close(&c);
+	ft_kill9(d);
+	ft_start(d);
+	(void)tpz_disconnect(ep, FMD_NODE);
+	tl_connect(ep, FMD_NODE, TL_SHM, 0);
+	EXPECT_NFS(nc_mount(d->mount_port, "/slice", &root), MNT3_OK);
+	nc_open(&c, d->nfs_port, NFS_PROGRAM, 0, 0, 0, NULL);
+	EXPECT_NFS(nc_getattr(&c, &f, &nr), NFS3_OK);
+	CHECK(nr.attr.size == 7000, "lazy size after kill -9: %llu", (unsigned long long)nr.attr.size);
+	/* and an ordinary one after it */
+	CHECK_RC(setattr(fid, 7001, 0, SLM_SET_EXTEND, &ar), 0);
+	CHECK(ar.size == 7001, "setattr after lazy %llu", (unsigned long long)ar.size);
+
 	/* truncation to zero: a new object, a new map version */
 	sattr3 s;
 	memset(&s, 0, sizeof(s));

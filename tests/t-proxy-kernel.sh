@@ -20,13 +20,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 KNFS=${KNFS_SCRIPT:-$here/../../shared/tools/kernel-nfs-client.sh}
 [ -x "$KNFS" ] || KNFS=/work/shared/tools/kernel-nfs-client.sh
 [ -x "$KNFS" ] || { echo "$NAME: SKIP: no kernel-nfs-client.sh at $KNFS" >&2; exit 77; }
+. "$here/knfs_retry.sh"
 command -v qemu-system-x86_64 >/dev/null 2>&1 || { echo "$NAME: SKIP: no qemu-system-x86_64" >&2; exit 77; }
 have_proxy || { echo "$NAME: SKIP: slice-proxy or slice-blockd not built" >&2; exit 77; }
 
 start_cluster
 start_proxy
 KNFS_BIG_MB=${KNFS_BIG_MB:-12} KNFS_TIMEOUT=${KNFS_TIMEOUT:-200} \
-	"$KNFS" "$PROXY_PORT" "$PROXY_PORT" /slice >"$TMP/knfs.out" 2>"$TMP/knfs.log"
+	knfs_run "$TMP/knfs.out" "$TMP/knfs.log" "$PROXY_PORT" "$PROXY_PORT" /slice
 rc=$?
 grep '^KNFS' "$TMP/knfs.out" >&2
 [ $rc -eq 0 ] || fail "the kernel client's checks failed through the proxy (rc $rc)"

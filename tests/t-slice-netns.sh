@@ -94,6 +94,9 @@ chmod 600 "$TMP/secret"
 # start I: slice-blockd node I+1 in namespace I; waits for its ready line.
 start() {
 	i=$1
+	# The old ready line must go first: the child truncates the file only
+	# once it runs, and the wait below could see the last start's line.
+	rm -f "$TMP/ready$i"
 	ip netns exec "$(ns_of "$i")" "$BLOCKD" --node $((i + 1)) --data "$TMP/data$i" \
 		--listen "tcp://$(addr_of "$i"):$PORT" --secret-file "$TMP/secret" --cache-mb 64 \
 		>"$TMP/ready$i" 2>>"$TMP/blockd$i.log" &

@@ -109,10 +109,32 @@ int main(int argc, char **argv)
 	CHECK_ERR(slice_vol_fclose(f), 0);
 	CHECK_ERR(slice_vol_fopen(v, &me, &fh, &f), 0);
 	verify(f, "after a hole");
+	/* release without a commit: the data is there for the next open, and
+	 * the attributes handed back are the manager's */
+	struct slice_attr ra;
+	CHECK(msize + 5000 + 100 <= MAXSZ, "model room: %llu", (unsigned long long)msize);
+	tl_fill(wbuf, 5000, 7, 0);
+	CHECK_ERR(slice_vol_write(f, wbuf, 5000, msize), 5000);
+	memcpy(model + msize, wbuf, 5000);
+	msize += 5000;
+	CHECK_ERR(slice_vol_frelease(f, &ra), 0);
+	CHECK(ra.size == msize, "frelease's size %llu, model %llu", (unsigned long long)ra.size,
+	      (unsigned long long)msize);
+	/* an open with the attributes just fetched */
+	CHECK_ERR(slice_vol_getattr(v, &me, &fh, &a), 0);
+	CHECK(a.size == msize && a.mtime.tv_sec == ra.mtime.tv_sec && a.mtime.tv_nsec == ra.mtime.tv_nsec,
+	      "getattr after frelease: size %llu", (unsigned long long)a.size);
+	CHECK_ERR(slice_vol_fopen_attr(v, &me, &fh, &a, &f), 0);
+	verify(f, "after frelease");
 	CHECK_ERR(slice_vol_fclose(f), 0);
 
 	struct slice_vfile *bad;
 	CHECK_ERR(slice_vol_fopen(v, &me, &root, &bad), -EISDIR);
+	/* attributes of another file than the handle's: refused */
+	struct slice_attr ra2;
+	CHECK_ERR(slice_vol_getattr(v, &me, &root, &ra2), 0);
+	CHECK_ERR(slice_vol_fopen_attr(v, &me, &fh, &ra2, &bad), -ESTALE);
+	CHECK_ERR(slice_vol_frelease(NULL, NULL), -EINVAL);
 	slice_vol_close(v);
 	ct_stop(c);
 	return tl_finish();

@@ -44,13 +44,13 @@ int slice_set_map(struct slice_file *f, const struct slice_block_map *map)
 	return rc;
 }
 
-int slice_close(struct slice_file *f)
+static int file_free(struct slice_file *f, bool commit)
 {
 	if (!f)
 		return -EINVAL;
 	if (f->naio)
 		return -EBUSY;   /* their replies would land in a freed file */
-	int rc = slice_fsync(f);
+	int rc = commit ? slice_fsync(f) : slice_flush(f);
 	sl_ra_drop(f);
 	for (uint32_t i = 0; i < f->nra; i++)
 		free(f->ra[i].buf);
@@ -59,4 +59,14 @@ int slice_close(struct slice_file *f)
 	slice_map_clear(&f->map);
 	free(f);
 	return rc;
+}
+
+int slice_close(struct slice_file *f)
+{
+	return file_free(f, true);
+}
+
+int slice_release(struct slice_file *f)
+{
+	return file_free(f, false);
 }

@@ -12,7 +12,9 @@
  * Size: max(the manager's, the end of our writes, our truncates).  Writes
  * go behind; the new size and mtime go to the manager (SLM_SETATTR with
  * SLM_SET_EXTEND, so racing writers only ever grow a file) at flush,
- * fsync and close.  Truncation is the manager's SETATTR, which cuts the
+ * fsync and close; flush's report is lazy (SLM_SET_LAZY: the manager may
+ * answer before it is on disk), fsync's durable, a lazy one before it
+ * included.  Truncation is the manager's SETATTR, which cuts the
  * objects on the block servers itself (or swaps in a new object for size
  * 0): every open file of that handle in this volume is flushed first and
  * takes the new size and map after.
@@ -47,8 +49,10 @@ static void unlink_file(struct slice_vol *v, struct slice_vfile *f)
 	f->prev = f->next = NULL;
 }
 
-int vol_file_open(struct slice_vol *v, const struct slice_cred *cr, const struct slice_vfh *fh, bool stateless,
-		  struct slice_vfile **out)
+/* attr: the file's attributes, just fetched by the caller (CREATE's or
+ * GETATTR's answer), or NULL to ask the manager. */
+static int file_open(struct slice_vol *v, const struct slice_cred *cr, const struct slice_vfh *fh,
+		     const struct slice_attr *attr, bool stateless, struct slice_vfile **out)
 {
 	struct slice_vfile *f = calloc(1, sizeof(*f));
 	if (!f)
@@ -56,7 +60,10 @@ int vol_file_open(struct slice_vol *v, const struct slice_cred *cr, const struct
 	int rc = vol_fh_route(v, fh, &f->info);
 	struct slice_block_map map = { 0 };
 	struct slm_getmap_res gm;
-	if (rc == 0)
+	if (rc == 0 && attr)
+		/* the handle must be the attributes' file (GETMAP goes by id) */
+		rc = attr->fileid == f->info.fileid ? (f->attr = *attr, 0) : -ESTALE;
+	else if (rc == 0)
 		rc = slice_vol_getattr(v, cr, fh, &f->attr);
 	if (rc == 0 && f->attr.type != S_IFREG)
 		rc = f->attr.type == S_IFDIR ? -EISDIR : -EINVAL;
@@ -85,12 +92,26 @@ int vol_file_open(struct slice_vol *v, const struct slice_cred *cr, const struct
 	return 0;
 }
 
+int vol_file_open(struct slice_vol *v, const struct slice_cred *cr, const struct slice_vfh *fh, bool stateless,
+		  struct slice_vfile **out)
+{
+	return file_open(v, cr, fh, NULL, stateless, out);
+}
+
 int slice_vol_fopen(struct slice_vol *v, const struct slice_cred *cr, const struct slice_vfh *fh,
 		    struct slice_vfile **out)
 {
 	if (!v || !fh || !out)
 		return -EINVAL;
-	return vol_file_open(v, cr, fh, false, out);
+	return file_open(v, cr, fh, NULL, false, out);
+}
+
+int slice_vol_fopen_attr(struct slice_vol *v, const struct slice_cred *cr, const struct slice_vfh *fh,
+			 const struct slice_attr *attr, struct slice_vfile **out)
+{
+	if (!v || !fh || !out)
+		return -EINVAL;
+	return file_open(v, cr, fh, attr, false, out);
 }
 
 ssize_t slice_vol_read(struct slice_vfile *f, void *buf, size_t len, uint64_t off)
@@ -132,16 +153,18 @@ uint64_t slice_vol_fsize(struct slice_vfile *f)
 static int after_truncate(struct slice_vfile *f, uint64_t size);
 
 /* Under f->lock. */
-int vol_file_report(struct slice_vfile *f)
+int vol_file_report(struct slice_vfile *f, bool lazy)
 {
-	if (!f->dirty)
+	if (!f->dirty && (lazy || !f->lazy))
 		return 0;
 	struct slm_attr_res res;
-	int rc = vol_report(f->v, f->info.manager, f->attr.fileid, f->size, f->mtime_ns, SLM_SET_EXTEND | SLM_SET_MTIME,
-			    &res);
+	int rc = vol_report(f->v, f->info.manager, f->attr.fileid, f->size, f->mtime_ns,
+			    SLM_SET_EXTEND | SLM_SET_MTIME | (lazy ? SLM_SET_LAZY : 0), &res);
 	if (rc < 0)
 		return rc;
 	f->dirty = false;
+	/* a durable commit at the manager makes its earlier lazy ones durable */
+	f->lazy = lazy;
 	f->mgr_size = res.size;
 	/* another client may have made it longer meanwhile */
 	if (res.size > f->size)
@@ -162,7 +185,7 @@ int slice_vol_flush(struct slice_vfile *f)
 {
 	pthread_mutex_lock(&f->lock);
 	int rc = slice_flush(f->sf);
-	int r2 = vol_file_report(f);
+	int r2 = vol_file_report(f, true);
 	pthread_mutex_unlock(&f->lock);
 	return rc < 0 ? rc : r2;
 }
@@ -172,22 +195,31 @@ int slice_vol_fsync(struct slice_vfile *f)
 	pthread_mutex_lock(&f->lock);
 	/* the data stable first, then the size that makes it visible */
 	int rc = slice_fsync(f->sf);
-	int r2 = vol_file_report(f);
+	int r2 = vol_file_report(f, false);
 	pthread_mutex_unlock(&f->lock);
+	return rc < 0 ? rc : r2;
+}
+
+/* commit: fsync (data stable) before freeing; else flush (acknowledged,
+ * size reported).  attr: the attributes as the last report left them. */
+static int file_close(struct slice_vfile *f, bool commit, struct slice_attr *attr)
+{
+	struct slice_vol *v = f->v;
+	int rc = commit ? slice_vol_fsync(f) : slice_vol_flush(f);
+	pthread_mutex_lock(&v->files_lock);
+	unlink_file(v, f);
+	pthread_mutex_unlock(&v->files_lock);
+	if (attr)
+		*attr = f->attr;
+	int r2 = commit ? slice_close(f->sf) : slice_release(f->sf);
+	pthread_mutex_destroy(&f->lock);
+	free(f);
 	return rc < 0 ? rc : r2;
 }
 
 int vol_file_close(struct slice_vfile *f)
 {
-	struct slice_vol *v = f->v;
-	int rc = slice_vol_fsync(f);
-	pthread_mutex_lock(&v->files_lock);
-	unlink_file(v, f);
-	pthread_mutex_unlock(&v->files_lock);
-	int r2 = slice_close(f->sf);
-	pthread_mutex_destroy(&f->lock);
-	free(f);
-	return rc < 0 ? rc : r2;
+	return file_close(f, true, NULL);
 }
 
 int slice_vol_fclose(struct slice_vfile *f)
@@ -195,6 +227,13 @@ int slice_vol_fclose(struct slice_vfile *f)
 	if (!f)
 		return -EINVAL;
 	return vol_file_close(f);
+}
+
+int slice_vol_frelease(struct slice_vfile *f, struct slice_attr *attr)
+{
+	if (!f)
+		return -EINVAL;
+	return file_close(f, false, attr);
 }
 
 int slice_vol_ftruncate(struct slice_vfile *f, uint64_t size)
@@ -246,7 +285,7 @@ int vol_truncate(struct slice_vol *v, const struct slice_cred *cr, const struct 
 		pthread_mutex_lock(&f->lock);
 		int r = slice_fsync(f->sf);
 		if (r == 0)
-			r = vol_file_report(f);
+			r = vol_file_report(f, false);
 		pthread_mutex_unlock(&f->lock);
 		if (r < 0 && rc == 0)
 			rc = r;

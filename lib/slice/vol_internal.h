@@ -87,6 +87,7 @@ struct slice_vfile {
 	uint64_t            size;             /* as this client knows it */
 	uint64_t            mgr_size;         /* as last reported to / heard from the manager */
 	bool                dirty;            /* writes not yet reported */
+	bool                lazy;             /* reported lazily: maybe not durable yet */
 	uint64_t            mtime_ns;         /* of the last write */
 	struct slice_attr   attr;             /* from open, updated by reports */
 	struct slice_vfile *prev, *next;      /* v->files */
@@ -144,8 +145,11 @@ int vol_report(struct slice_vol *v, uint32_t manager, uint64_t fileid, uint64_t 
 
 int  vol_file_open(struct slice_vol *v, const struct slice_cred *cr, const struct slice_vfh *fh, bool stateless,
 		   struct slice_vfile **out);
-/* Under f->lock: report size/mtime if writes since the last report. */
-int  vol_file_report(struct slice_vfile *f);
+/* Under f->lock: report size/mtime if writes since the last report.
+ * lazy: the manager may answer before the change is on its disk (a close,
+ * an unstable write); otherwise durable, a lazy report before it included
+ * (an fsync, a COMMIT). */
+int  vol_file_report(struct slice_vfile *f, bool lazy);
 /* fsync, unlink from v->files, free. */
 int  vol_file_close(struct slice_vfile *f);
 /* SETATTR with a size, for every open file of this handle alike. */

@@ -150,7 +150,7 @@ ssize_t slice_vol_pwrite(struct slice_vol *v, const struct slice_cred *cr, const
 	if (n >= 0 && (rc = stable ? slice_fsync(f->sf) : slice_flush(f->sf)) < 0)
 		n = rc;
 	/* a growth is the manager's to know before we answer */
-	if (n >= 0 && (f->size > f->mgr_size || stable) && (rc = vol_file_report(f)) < 0)
+	if (n >= 0 && (f->size > f->mgr_size || stable) && (rc = vol_file_report(f, !stable)) < 0)
 		n = rc;
 	if (n < 0)
 		bump_verifier(v);
@@ -169,7 +169,7 @@ int slice_vol_commit(struct slice_vol *v, const struct slice_cred *cr, const str
 		return rc;
 	pthread_mutex_lock(&f->lock);
 	rc = slice_fsync(f->sf);
-	int r2 = vol_file_report(f);
+	int r2 = vol_file_report(f, false);
 	if (rc == 0)
 		rc = r2;
 	if (rc < 0)

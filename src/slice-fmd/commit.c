@@ -15,6 +15,14 @@
  * (out of space, I/O) spoils the whole transaction; then the batch is run
  * again one operation per transaction, so that only the ones that really
  * fail are answered with an error.
+ *
+ * Lazy changes (a Slice client's size report at close, SLM_SET_LAZY) need
+ * not be on disk before their reply: a batch of nothing but lazy changes
+ * commits without flushing its meta page (one disk flush instead of two).
+ * LMDB then guarantees that a power cut takes back at most that commit,
+ * whole, and nothing before it; the next ordinary commit flushes it with
+ * its own pages, and an idle thread flushes it within LAZY_SYNC_S.  A
+ * crash of the process loses nothing (the page cache has it).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -34,7 +42,10 @@ struct commit_q {
 	bool            stop;
 	uint64_t        batches, ops, max_batch;
 	uint64_t        commit_ns;       /* time in mdb_txn_commit (the syncs) */
+	bool            unsynced;        /* the last commit was lazy: not yet durable */
 };
+
+#define LAZY_SYNC_S 1
 
 int commit_submit(struct commit_q *q, struct fmd_op *op)
 {
@@ -55,15 +66,16 @@ int commit_submit(struct commit_q *q, struct fmd_op *op)
 }
 
 /* Run ops [head, n of them) in one transaction: 0 if committed. */
-static int run_batch(struct commit_q *q, struct fmd_op *head, uint32_t n)
+static int run_batch1(struct commit_q *q, struct fmd_op *head, uint32_t n, bool lazy)
 {
 	struct fmd *f = q->f;
 	MDB_txn *t;
-	int rc = store_wr(f->st, &t);
+	uint32_t i;
+	int rc = lazy ? store_wr_lazy(f->st, &t) : store_wr(f->st, &t);
 	if (rc)
 		return rc;
 	struct fmd_op *op = head;
-	for (uint32_t i = 0; i < n; i++, op = op->next) {
+	for (i = 0; i < n; i++, op = op->next) {
 		if ((rc = op->mutate(op, t)) < 0) {
 			mdb_txn_abort(t);
 			return rc;
@@ -77,10 +89,24 @@ static int run_batch(struct commit_q *q, struct fmd_op *head, uint32_t n)
 	q->commit_ns += (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ull + (uint64_t)(t1.tv_nsec - t0.tv_nsec);
 	if (rc)
 		return rc == MDB_MAP_FULL ? -ENOSPC : -EIO;
+	/* an ordinary commit's flush made every earlier lazy one durable */
+	q->unsynced = lazy;
 	fmd_crash_point(f, "after-commit");
 	if (atomic_exchange(&f->rmq_dirty, false))
 		removeq_kick(f->rmq);
 	return 0;
+}
+
+static int run_batch(struct commit_q *q, struct fmd_op *head, uint32_t n)
+{
+	bool lazy = true;
+	uint32_t i = 0;
+	for (struct fmd_op *op = head; i < n; i++, op = op->next)
+		lazy = lazy && op->lazy;
+	int rc = run_batch1(q, head, n, lazy);
+	if (lazy)
+		store_lazy_done(q->f->st);
+	return rc;
 }
 
 static void finish(struct fmd_op *op)
@@ -147,6 +173,23 @@ static void *commit_thread(void *arg)
 			__builtin_ia32_pause();
 		}
 		pthread_mutex_lock(&q->mu);
+		if (q->unsynced && !q->head && !q->stop) {
+			/* idle for a second after a lazy commit: flush it */
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += LAZY_SYNC_S;
+			while (!q->head && !q->stop)
+				if (pthread_cond_timedwait(&q->cv, &q->mu, &ts) == ETIMEDOUT)
+					break;
+		}
+		if (q->unsynced && (!q->head || q->stop)) {
+			/* idle (or stopping): make the lazy commits durable */
+			pthread_mutex_unlock(&q->mu);
+			if (store_sync(q->f->st) < 0)
+				fmd_log(LOG_WARNING, "flushing lazy commits failed");
+			q->unsynced = false;
+			continue;
+		}
 		while (!q->head && !q->stop)
 			pthread_cond_wait(&q->cv, &q->mu);
 		if (!q->head && q->stop) {

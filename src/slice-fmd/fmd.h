@@ -40,12 +40,6 @@ struct fmd;
 #define FMD_MAX_BLOCKD   64
 #define FMD_MAX_MANAGERS 64
 
-struct fmd_cidr {
-	int     family;            /* AF_INET or AF_INET6 */
-	uint8_t addr[16];
-	int     bits;
-};
-
 enum { FMD_SYNC_FULL, FMD_SYNC_DATA, FMD_SYNC_NONE };
 
 struct fmd_config {
@@ -65,7 +59,7 @@ struct fmd_config {
 	uint32_t    stripe_unit;
 	bool        root_squash;
 	uint32_t    anon_uid, anon_gid;
-	struct fmd_cidr allow[FMD_MAX_ALLOW];
+	struct orpc_cidr allow[FMD_MAX_ALLOW];
 	uint32_t    nallow;
 	bool        rpcbind;
 	uint64_t    db_size;          /* LMDB map size */
@@ -137,6 +131,14 @@ int  store_prealloc(struct store *st);
 int  store_rd(struct store *st, MDB_txn **txn);
 void store_rd_done(MDB_txn *txn);
 int  store_wr(struct store *st, MDB_txn **txn);
+/* A write transaction whose commit does not flush the meta page (LMDB's
+ * MDB_NOMETASYNC): a power cut may take back this commit, never part of
+ * one nor an earlier one; the next store_wr commit or store_sync makes it
+ * durable.  store_lazy_done after its commit or abort, before the next
+ * store_wr. */
+int  store_wr_lazy(struct store *st, MDB_txn **txn);
+void store_lazy_done(struct store *st);
+int  store_sync(struct store *st);
 
 /* Records.  0, -ENOENT, -EEXIST or another -errno (MDB errors map to -EIO,
  * MDB_MAP_FULL to -ENOSPC). */
@@ -263,7 +265,6 @@ bool access_sticky_ok(const struct inode *dir, const struct inode *victim, const
 
 /* ---- export ------------------------------------------------------------- */
 
-int  export_parse_cidr(const char *s, struct fmd_cidr *out);
 bool export_allowed(const struct fmd_config *cfg, const struct sockaddr_storage *peer);
 /* The call's credential after squashing. */
 void export_cred(const struct fmd_config *cfg, const struct orpc_cred *in, struct fmd_cred *out);

@@ -246,7 +246,7 @@ static int parse_args(int argc, char **argv, struct fmd_config *c, struct extra 
 				goto bad;
 			break;
 		case O_ALLOW:
-			if (c->nallow == FMD_MAX_ALLOW || export_parse_cidr(optarg, &c->allow[c->nallow]))
+			if (c->nallow == FMD_MAX_ALLOW || orpc_cidr_parse(optarg, strlen(optarg), &c->allow[c->nallow]))
 				goto bad;
 			c->nallow++;
 			break;

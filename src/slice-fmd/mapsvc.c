@@ -148,6 +148,7 @@ static void setattr(struct nrpc_req *req, void *arg)
 	op->f = f;
 	op->ctx = x;
 	op->mutate = setattr_mutate;
+	op->lazy = (x->a.flags & SLM_SET_LAZY) != 0;
 	op->finish = setattr_finish;
 	if (commit_submit(f->cq, op) < 0) {
 		nrpc_reply(x->req, -ESHUTDOWN, NULL, 0, NULL, 0, NULL, NULL);

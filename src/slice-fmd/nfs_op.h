@@ -70,6 +70,7 @@ struct fmd_op {
 	MDB_txn               *rtxn;          /* read txn the result points into */
 	struct fmd_op         *next;          /* commit queue */
 	fmd_mutate_fn          mutate;
+	bool                   lazy;          /* may be answered before it is durable */
 	/* after the commit: NULL means nfs_finish (encode, reply); the map
 	 * service answers its NetRPC request instead (mapsvc.c) */
 	void                 (*finish)(struct fmd_op *op);

@@ -11,6 +11,11 @@
  * (up to a minute); a kick after each commit that queued something wakes
  * it sooner.  Removing is idempotent on the block servers, so an entry
  * removed twice (killed between the remove and the delete) does no harm.
+ *
+ * A kick is followed by GATHER_MS of waiting, so that a burst of unlinks
+ * is drained in batches (one commit per BATCH) rather than one commit per
+ * unlink competing with the unlinks themselves for the store's writer
+ * and the disk.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,6 +26,7 @@
 #include "data.h"
 
 #define BATCH 64
+#define GATHER_MS 50
 
 struct removeq {
 	struct fmd     *f;
@@ -103,6 +109,18 @@ static void *removeq_thread(void *arg)
 			while (!q->stop && (failing || !q->kicked))
 				if (pthread_cond_timedwait(&q->cv, &q->mu, &ts) == ETIMEDOUT)
 					break;
+			if (q->kicked && !failing) {
+				/* let more of a burst queue up */
+				clock_gettime(CLOCK_REALTIME, &ts);
+				ts.tv_nsec += GATHER_MS * 1000000L;
+				if (ts.tv_nsec >= 1000000000L) {
+					ts.tv_sec++;
+					ts.tv_nsec -= 1000000000L;
+				}
+				while (!q->stop)
+					if (pthread_cond_timedwait(&q->cv, &q->mu, &ts) == ETIMEDOUT)
+						break;
+			}
 		}
 		bool stop = q->stop;
 		q->kicked = false;

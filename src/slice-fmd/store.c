@@ -41,6 +41,7 @@ struct store {
 	uint64_t     next_fileid, next_cookie, next_rmq;
 	uint64_t     id_base;          /* manager index in the top byte */
 	uint32_t     managers;         /* of the volume (1: no partial counts) */
+	bool         meta_sync;        /* --sync full: lazy commits turn it off for themselves */
 };
 
 #define FIRST_COOKIE 16u           /* 1 and 2 are "." and ".." */
@@ -140,6 +141,7 @@ int store_open(const char *dir, uint64_t mapsize, int sync, struct store **out)
 		flags |= MDB_NOMETASYNC;
 	else if (sync == FMD_SYNC_NONE)
 		flags |= MDB_NOSYNC;
+	st->meta_sync = sync != FMD_SYNC_DATA && sync != FMD_SYNC_NONE;
 	if ((rc = mdb_env_open(st->env, dir, flags, 0600)))
 		goto fail;
 	/* readers of a process killed with -9 hold slots: free them */
@@ -209,6 +211,29 @@ void store_rd_done(MDB_txn *txn)
 int store_wr(struct store *st, MDB_txn **txn)
 {
 	return mdb_err(mdb_txn_begin(st->env, NULL, 0, txn));
+}
+
+/* LMDB 0.9 takes no sync flags per transaction: the environment's
+ * NOMETASYNC is set for this one, by the only thread that writes now (the
+ * holder of the write transaction; no other reads the flag), and cleared
+ * by store_lazy_done after its commit or abort. */
+int store_wr_lazy(struct store *st, MDB_txn **txn)
+{
+	int rc = mdb_txn_begin(st->env, NULL, 0, txn);
+	if (rc == 0 && st->meta_sync && (rc = mdb_env_set_flags(st->env, MDB_NOMETASYNC, 1)))
+		mdb_txn_abort(*txn);
+	return mdb_err(rc);
+}
+
+void store_lazy_done(struct store *st)
+{
+	if (st->meta_sync)
+		(void)mdb_env_set_flags(st->env, MDB_NOMETASYNC, 0);
+}
+
+int store_sync(struct store *st)
+{
+	return mdb_err(mdb_env_sync(st->env, 0));   /* none with --sync none */
 }
 
 /* ---- inodes ----------------------------------------------------------------- */

@@ -27,12 +27,6 @@
 
 #define PROXY_MAX_ALLOW 32u
 
-struct proxy_cidr {
-	int     family;
-	uint8_t addr[16];
-	int     bits;
-};
-
 struct upstream;     /* the connections to one file manager */
 struct pool;         /* worker threads */
 
@@ -48,7 +42,7 @@ struct proxy {
 	uint32_t              conns;      /* connections per manager */
 	int                   timeout_ms; /* a forwarded call unanswered this long fails */
 	uint64_t              fsid;       /* the volume's, as the managers report it */
-	struct proxy_cidr     allow[PROXY_MAX_ALLOW];
+	struct orpc_cidr      allow[PROXY_MAX_ALLOW];
 	uint32_t              nallow;     /* 0: loopback only */
 	_Atomic bool          stopping;
 	_Atomic uint64_t      fwd_calls, fwd_fail, data_calls, data_fail;

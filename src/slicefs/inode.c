@@ -183,13 +183,13 @@ void sfs_forget(struct sfs *s, uint64_t ino, uint64_t n)
 		inode_free(in);
 }
 
-int sfs_open_ref(struct sfs *s, struct sfs_inode *in, const struct slice_cred *cr)
+int sfs_open_ref(struct sfs *s, struct sfs_inode *in, const struct slice_cred *cr, const struct slice_attr *a)
 {
 	int rc = 0;
 
 	pthread_mutex_lock(&in->olock);
 	if (!in->vf) {
-		rc = slice_vol_fopen(s->vol, cr, &in->fh, &in->vf);
+		rc = slice_vol_fopen_attr(s->vol, cr, &in->fh, a, &in->vf);
 		if (rc < 0) {
 			in->vf = NULL;
 			goto out;
@@ -216,28 +216,35 @@ static void remove_silly(struct sfs *s, struct sfs_inode *in)
 	in->silly = false;
 }
 
-/* Returns fclose's result: data committed on the block servers, size and
- * mtime reported to the manager. */
-static int close_vf(struct sfs *s, struct sfs_inode *in)
+/*
+ * commit: fclose (data committed on the block servers: unmount);
+ * otherwise frelease (the last close: data acknowledged by the block
+ * servers, size and mtime reported - close(2) promises no more; fsync
+ * commits).  Either way the size and mtime the manager answered the report
+ * with are what this mount will find at its next open.
+ */
+static int close_vf(struct sfs *s, struct sfs_inode *in, bool commit)
 {
 	int rc = 0;
 
 	if (in->vf) {
-		rc = slice_vol_fclose(in->vf);
+		struct slice_attr a;
+		if (commit) {
+			rc = slice_vol_fclose(in->vf);
+		} else {
+			rc = slice_vol_frelease(in->vf, &a);
+		}
 		in->vf = NULL;
 		/* release: pairs with the acquire loads in attr.c */
 		__atomic_add_fetch(&s->closes, 1, __ATOMIC_RELEASE);
 		if (in->written) {
 			/* What this mount wrote is what it will find at the next
-			 * open: its page cache stays valid then. */
-			struct slice_cred root = { 0 };
-			struct slice_attr a;
-			if (rc == 0 && slice_vol_getattr(s->vol, &root, &in->fh, &a) == 0) {
-				in->seen = true;
+			 * open: its page cache stays valid then.  (At unmount
+			 * nobody opens any more.) */
+			in->seen = rc == 0 && !commit;
+			if (in->seen) {
 				in->seen_mtime = a.mtime;
 				in->seen_size = a.size;
-			} else {
-				in->seen = false;
 			}
 		}
 	}
@@ -252,7 +259,7 @@ int sfs_open_unref(struct sfs *s, struct sfs_inode *in)
 
 	pthread_mutex_lock(&in->olock);
 	if (in->opens == 1)
-		rc = close_vf(s, in);
+		rc = close_vf(s, in, false);
 	pthread_mutex_lock(&s->lock);
 	if (in->opens > 0 && --in->opens == 0) {
 		s->nopen--;
@@ -275,7 +282,7 @@ void sfs_close_all(struct sfs *s)
 		struct sfs_inode *in;
 		for (in = s->buckets[i]; in; in = in->next) {
 			pthread_mutex_lock(&in->olock);
-			int rc = close_vf(s, in);
+			int rc = close_vf(s, in, true);
 			if (rc < 0)
 				sfs_log("closing inode %llu at unmount: %s", (unsigned long long)in->ino,
 					strerror(-rc));

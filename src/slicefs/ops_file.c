@@ -99,7 +99,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		 * client's close: forget them (offset -1: not the pages, the
 		 * open drops those itself without keep_cache). */
 		(void)fuse_lowlevel_notify_inval_inode(s->se, ino, -1, 0);
-	rc = sfs_open_ref(s, in, &cr);
+	rc = sfs_open_ref(s, in, &cr, &a);
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -143,7 +143,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	}
 	struct sfs_inode *in = sfs_inode_get(s, e.ino);
 	(void)revalidate(s, in, &a);
-	rc = sfs_open_ref(s, in, &cr);
+	rc = sfs_open_ref(s, in, &cr, &a);
 	/* The name existed (another client made it meanwhile): the kernel
 	 * believes it created the file and will not apply O_TRUNC itself. */
 	if (rc == 0 && (fi->flags & O_TRUNC) && a.size > 0) {
@@ -249,7 +249,8 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct sfs *s = sfs_of(req);
 	int rc = sfs_open_unref(s, open_inode(fi));
 
-	/* close(2) got flush's answer already; this is the last commit. */
+	/* close(2) got flush's answer already: this flushes what the kernel
+	 * wrote after it (mmap writeback), no commit (fsync commits). */
 	if (rc < 0)
 		sfs_log("closing inode %llu: %s", (unsigned long long)ino, strerror(-rc));
 	fuse_reply_err(req, -rc);

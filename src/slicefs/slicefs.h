@@ -84,8 +84,10 @@ int  sfs_fh(struct sfs *s, uint64_t ino, struct slice_vfh *fh);
 struct sfs_inode *sfs_remember(struct sfs *s, const struct slice_vfh *fh, const struct slice_attr *attr);
 void sfs_forget(struct sfs *s, uint64_t ino, uint64_t n);
 /* Open state: the first open takes an inode reference (it is not freed
- * while open) and opens the vfile. */
-int  sfs_open_ref(struct sfs *s, struct sfs_inode *in, const struct slice_cred *cr);
+ * while open) and opens the vfile, with the attributes a the caller just
+ * had from the manager (no GETATTR of its own). */
+int  sfs_open_ref(struct sfs *s, struct sfs_inode *in, const struct slice_cred *cr,
+		  const struct slice_attr *a);
 int  sfs_open_unref(struct sfs *s, struct sfs_inode *in);
 /* Close every open vfile (unmount). */
 void sfs_close_all(struct sfs *s);
