@@ -56,7 +56,7 @@
 # FRONTS_ONLY="slice pt gluster ganesha" (the default) brings up only those
 # systems ("slice": slicefs and slice-proxy), for development.
 # FRONTS_RA_KB=N sets the kernel read-ahead of every FUSE mount to N KiB
-# (slicefs raises its own to 4 MiB when it mounts; the peers keep 128 KiB).
+# (by default each keeps what it got when mounted: the kernel's 128 KiB).
 # Writes DIR/fronts.{tsv,md,png} and the tools' output under DIR/fronts-logs/.
 # Needs root (mounts, namespaces, drop_caches); installs fio,
 # glusterfs-server, nfs-ganesha(-vfs), rpcbind, libnfs-utils, gnuplot-nox
@@ -388,8 +388,8 @@ fuse_suite() {
     drop_caches
     fio_run "$g" seqread --filename="$f" --rw=read --bs=1M --size="${SIZE_MIB}m" --ioengine=psync --direct=0 &&
         emit "$g" seqread MiB/s "$(fj '.jobs[0].read.bw_bytes / 1048576 | . * 10 | round / 10')"
-    # again with every mount's read-ahead at 4 MiB (what slicefs sets for
-    # itself), so that the comparison does not hang on that one setting
+    # again with every mount's read-ahead at 4 MiB, so that the comparison
+    # does not hang on that one setting
     local ra0
     ra0=$(fuse_ra "$d")
     if [[ $ra0 =~ ^[0-9]+$ ]]; then
@@ -454,7 +454,7 @@ nfs_suite() {
 }
 
 is_up() { [[ " ${UP[*]} " == *" $1 "* ]]; }
-# the read-ahead each FUSE mount got (slicefs raises its own); FRONTS_RA_KB
+# the read-ahead each FUSE mount got; FRONTS_RA_KB
 # sets it on every FUSE mount alike
 RA_INFO=""
 record_ra() {
@@ -509,7 +509,7 @@ write_md() {
         echo "- **pinning: none** (each system is several daemons sharing both CPUs with the workload tool, see below)"
         echo "- systems up: ${UP[*]:-none}; checks: $nfail failed run(s) (must be 0)"
         echo "- CPU idle fraction before each system's runs (median): $(orna "$(med env idle_before.slicefs)") slicefs, $(orna "$(med env idle_before.gluster)") GlusterFS, $(orna "$(med env idle_before.pt)") passthrough, $(orna "$(med env idle_before.proxy)") slice-proxy, $(orna "$(med env idle_before.ganesha)") ganesha (each waited up to $QUIET_MAX s for ≥ $QUIET_IDLE)"
-        echo "- kernel read-ahead of the FUSE mounts: ${RA_INFO:-n/a}$([[ -n ${FRONTS_RA_KB:-} ]] && echo " (set alike by FRONTS_RA_KB)" || echo " (as each mounted: slicefs raises its own to 4 MiB, the others keep the kernel's 128 KiB)")"
+        echo "- kernel read-ahead of the FUSE mounts: ${RA_INFO:-n/a}$([[ -n ${FRONTS_RA_KB:-} ]] && echo " (set alike by FRONTS_RA_KB)" || echo " (as each mount left it)")"
         echo "- sizes: $SIZE_MIB MiB file, $FILES files of 4 KiB, $RAND_SECS s per random-read run"
         echo
         echo "## Goals"
@@ -552,8 +552,8 @@ write_md() {
         echo "\`end_fsync=1\` (the rate includes the final fsync).  Sequential read: the same file,"
         echo "1 MiB \`psync\` reads, buffered, right after \`sync; echo 3 > /proc/sys/vm/drop_caches\`"
         echo "(the client's page cache starts empty; the tmpfs backing stores keep their data)."
-        echo "Each mount reads with its own kernel read-ahead (slicefs raises its mount's to 4 MiB,"
-        echo "GlusterFS and passthrough_ll keep the kernel's 128 KiB), then again after setting every"
+        echo "Each mount reads with the kernel read-ahead it got when mounted (listed above), then"
+        echo "again after setting every"
         echo "mount's \`/sys/class/bdi/0:N/read_ahead_kb\` to 4096 and dropping the caches (\`seqread.ra4m\`)."
         echo "Random reads: 4 KiB, \`direct=1\` (every read goes to the FUSE daemon), $RAND_SECS s;"
         echo "QD1 is one \`psync\` thread; **QD16 is \`numjobs=16\` \`psync\` threads** (16 reads in flight"
