@@ -215,18 +215,16 @@ gluster_down() {
     fuse_umount "$GL_MNT"
     gl volume stop fbvol force >>"$LOGS/gluster-cli.log" 2>&1
     gl volume delete fbvol >>"$LOGS/gluster-cli.log" 2>&1
-    for p in $(cat "$GL/brick.pids" 2>/dev/null); do
+    while read -r p; do
         [[ $p =~ ^[0-9]+$ ]] || continue
         for ((i = 0; i < 50; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
         kill -0 "$p" 2>/dev/null && { log "killing leftover brick pid $p"; kill -9 "$p"; }
-    done
+    done < <(cat "$GL/brick.pids" 2>/dev/null)
     stop_bg "$GLUSTERD_PID"
 }
 
 # ---- nfs-ganesha ----------------------------------------------------------------------
 
-RPCBIND_PID=""
-GANESHA_PID=""
 ganesha_up() {
     local conf=$LOGS/ganesha.conf
     have ganesha.nfsd || { log "WARN: ganesha.nfsd missing"; return 1; }
@@ -236,14 +234,12 @@ ganesha_up() {
         # ganesha 4.3 will not start NFSv3 without a portmapper ('rpcbind -h'
         # crashes on Debian 12: no -h)
         start_bg "$LOGS/rpcbind.log" rpcbind -f -w
-        RPCBIND_PID=$BG_PID
         wait_for 5 rpcinfo -p 127.0.0.1
     fi
     sed -e "s#@EXPORT_PATH@#$WORK/ganesha-export#" -e "s#@NFS_PORT@#$((PORT_BASE + 1))#" \
         -e "s#@MNT_PORT@#$((PORT_BASE + 2))#" "$HERE/conf/ganesha.conf" >"$conf"
     start_bg "$LOGS/ganesha.out" ganesha.nfsd -F -f "$conf" -L "$LOGS/ganesha.log" \
         -p "$WORK/ganesha.pid" -N NIV_EVENT
-    GANESHA_PID=$BG_PID
     GANESHA_URL="nfs://127.0.0.1/export?nfsport=$((PORT_BASE + 1))&mountport=$((PORT_BASE + 2))"
     wait_for 30 timeout 5 nfs-ls "$GANESHA_URL" || { log "WARN: ganesha does not serve"; return 1; }
 }
@@ -308,8 +304,10 @@ slicefs_up() {
     SL_PIDS+=("$BG_PID")
     MOUNTS+=("$SLICEFS_MNT")
     # -f prints "ready mountpoint=M" once mounted and serving
-    slice_ready "$LOGS/slicefs.log" && is_mounted "$SLICEFS_MNT" ||
-        { log "WARN: slicefs did not mount (see $LOGS/slicefs.log)"; return 1; }
+    if ! slice_ready "$LOGS/slicefs.log" || ! is_mounted "$SLICEFS_MNT"; then
+        log "WARN: slicefs did not mount (see $LOGS/slicefs.log)"
+        return 1
+    fi
 }
 proxy_up() {
     local line
@@ -323,8 +321,8 @@ proxy_up() {
 }
 slice_up() {
     slice_cluster_up || { log "WARN: the Slice cluster did not come up: no Slice rows"; return 1; }
-    slicefs_up && UP+=(slicefs) || log "WARN: no slicefs rows"
-    proxy_up && UP+=(proxy) || log "WARN: no slice-proxy rows"
+    if slicefs_up; then UP+=(slicefs); else log "WARN: no slicefs rows"; fi
+    if proxy_up; then UP+=(proxy); else log "WARN: no slice-proxy rows"; fi
 }
 slice_down() {
     local p
