@@ -8,7 +8,7 @@ case $what in
   build) ;;
   demo)  pkgs+=(libnfs-utils) ;;
   test)  pkgs+=(clang libclang-rt-14-dev iproute2 iputils-ping procps libnfs-utils qemu-system-x86 rpcbind) ;;
-  bench) pkgs+=(ucx-utils iperf3 gnuplot-nox util-linux sockperf iproute2 nfs-ganesha nfs-ganesha-vfs rpcbind fio glusterfs-server) ;;
+  bench) pkgs+=(ucx-utils iperf3 gnuplot-nox util-linux sockperf iproute2 nfs-ganesha nfs-ganesha-vfs rpcbind fio glusterfs-server libnfs-utils jq) ;;
   *) echo "usage: $0 [build|demo|test|bench]" >&2; exit 2 ;;
 esac
 missing=()
