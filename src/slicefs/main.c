@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,22 +130,6 @@ static int parse(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-static void op_init(void *userdata, struct fuse_conn_info *conn)
-{
-	/* 1 MiB requests: four stripe units per call to the data path.
-	 * No writeback cache: every write reaches the vfile at once, so
-	 * flush and close see them (close-to-open). */
-	conn->max_write = 1u << 20;
-	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
-	if (conn->capable & FUSE_CAP_ASYNC_READ)
-		conn->want |= FUSE_CAP_ASYNC_READ;
-}
-
-static void op_destroy(void *userdata)
-{
-	sfs_close_all(userdata);
-}
-
 /* The kernel reads ahead 128 KiB by default; the data path streams far
  * better with more in flight.  Best effort (needs root).  The device
  * number comes from mountinfo: a stat of the mount point would wait for
@@ -172,6 +157,42 @@ static void raise_readahead(const char *mnt)
 		/* not ours to change: the default stays */
 	}
 	close(fd);
+}
+
+/* The INIT reply sets the read-ahead again (the kernel takes the smaller
+ * of its value and ours), so it is raised once INIT has been answered:
+ * op_init cannot, it runs before its reply is sent.  This thread waits a
+ * little after op_init, raises it, and once more later in case the reply
+ * was slow to go out. */
+static char ra_mountpoint[PATH_MAX];
+
+static void *ra_thread(void *arg)
+{
+	(void)arg;
+	usleep(100000);
+	raise_readahead(ra_mountpoint);
+	usleep(400000);
+	raise_readahead(ra_mountpoint);
+	return NULL;
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	/* 1 MiB requests: four stripe units per call to the data path.
+	 * No writeback cache: every write reaches the vfile at once, so
+	 * flush and close see them (close-to-open). */
+	conn->max_write = 1u << 20;
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	if (conn->capable & FUSE_CAP_ASYNC_READ)
+		conn->want |= FUSE_CAP_ASYNC_READ;
+	pthread_t t;
+	if (ra_mountpoint[0] && pthread_create(&t, NULL, ra_thread, NULL) == 0)
+		pthread_detach(t);
+}
+
+static void op_destroy(void *userdata)
+{
+	sfs_close_all(userdata);
 }
 
 /* The daemon's child reports how the mount went through this pipe. */
@@ -295,7 +316,7 @@ static int run(const struct opts *o)
 		fprintf(stderr, "slicefs: cannot mount on %s\n", o->mountpoint);
 		goto out_signals;
 	}
-	raise_readahead(o->mountpoint);
+	snprintf(ra_mountpoint, sizeof(ra_mountpoint), "%s", o->mountpoint);
 	if (o->foreground) {
 		printf("ready mountpoint=%s\n", o->mountpoint);
 		fflush(stdout);
