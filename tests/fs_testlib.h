@@ -165,25 +165,20 @@ static inline const char *fs_path(const struct fs_mount *m, const char *rel)
 
 /* Unmount with fusermount3 -u (retried while busy, bounded); slicefs must
  * exit 0.  Returns its exit status. */
-static inline int fs_umount(struct fs_mount *m)
+/* Wait (bounded) for a slicefs that is on its way out, release its guard
+ * and mount point; its exit status, with its log's tail when not 0. */
+static inline int fs_reap(struct fs_mount *m, const char *when)
 {
 	char cmd[600];
-	int rc = -1, ws = 0;
-
-	snprintf(cmd, sizeof(cmd), "fusermount3 -u '%s'", m->dir);
-	for (int i = 0; i < 100 && rc != 0; i++) {
-		rc = system(cmd);
-		if (rc != 0)
-			usleep(100000);
-	}
-	CHECK(rc == 0, "fusermount3 -u %s failed", m->dir);
+	int ws = 0;
 	pid_t got = 0;
+
 	for (int i = 0; i < 300 && got == 0; i++) {
 		got = waitpid(m->pid, &ws, WNOHANG);
 		if (got == 0)
 			usleep(50000);
 	}
-	CHECK(got == m->pid, "slicefs did not exit after the unmount");
+	CHECK(got == m->pid, "slicefs did not exit %s", when);
 	m->pid = 0;
 	CHECK(write(m->guard_fd, "q", 1) == 1, "guard");
 	close(m->guard_fd);
@@ -198,6 +193,21 @@ static inline int fs_umount(struct fs_mount *m)
 			NOTE("no slicefs log at %s", m->log);
 	}
 	return st;
+}
+
+static inline int fs_umount(struct fs_mount *m)
+{
+	char cmd[600];
+	int rc = -1;
+
+	snprintf(cmd, sizeof(cmd), "fusermount3 -u '%s'", m->dir);
+	for (int i = 0; i < 100 && rc != 0; i++) {
+		rc = system(cmd);
+		if (rc != 0)
+			usleep(100000);
+	}
+	CHECK(rc == 0, "fusermount3 -u %s failed", m->dir);
+	return fs_reap(m, "after the unmount");
 }
 
 /* SIGKILL slicefs (nothing flushed, nothing committed) and take the dead
@@ -222,31 +232,9 @@ static inline void fs_kill(struct fs_mount *m)
  * status. */
 static inline int fs_term(struct fs_mount *m)
 {
-	char cmd[600];
-	int ws = 0;
-	pid_t got = 0;
 
 	kill(m->pid, SIGTERM);
-	for (int i = 0; i < 300 && got == 0; i++) {
-		got = waitpid(m->pid, &ws, WNOHANG);
-		if (got == 0)
-			usleep(50000);
-	}
-	CHECK(got == m->pid, "slicefs did not exit on SIGTERM");
-	m->pid = 0;
-	CHECK(write(m->guard_fd, "q", 1) == 1, "guard");
-	close(m->guard_fd);
-	waitpid(m->guard, NULL, 0);
-	m->guard = 0;
-	rmdir(m->dir);
-	int st = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-	if (st != 0) {   /* say why: the CI log is all there is of a rare failure */
-		snprintf(cmd, sizeof(cmd), "echo '--- %s (slicefs exited %d), last lines:'; tail -40 '%s'",
-			 fs_sh_quote_ok(m->log), st, m->log);
-		if (system(cmd) != 0)
-			NOTE("no slicefs log at %s", m->log);
-	}
-	return st;
+	return fs_reap(m, "on SIGTERM");
 }
 
 /* ---- small file helpers ------------------------------------------------- */
